@@ -1,0 +1,30 @@
+"""optlab: gradient-based optimizers written once, checked against torch.optim.
+
+    import numpy as np, optlab
+    opt = optlab.Adam(lr=0.1)
+    state = opt.init(x)
+    x, state = opt.step(x, grad, state)   # pure: x and state are new objects
+
+The torch path, ``optlab.torch_optimizer(opt, model.parameters())``, imports torch on first use.
+"""
+
+from .adagrad import Adagrad, adagrad_update
+from .adam import (AMSGrad, Adam, Adamax, AdamW, NAdam, RAdam, adam_update, adamax_update,
+                   nadam_update, radam_update)
+from .base import Optimizer
+from .rmsprop import RMSprop, rmsprop_update
+from .sgd import GD, SGD, Momentum, Nesterov, sgd_update
+
+__all__ = [
+    "Optimizer", "SGD", "GD", "Momentum", "Nesterov", "Adagrad", "RMSprop", "Adam", "AdamW",
+    "AMSGrad", "Adamax", "NAdam", "RAdam", "sgd_update", "adagrad_update", "rmsprop_update",
+    "adam_update", "adamax_update", "nadam_update", "radam_update", "torch_optimizer",
+]
+__version__ = "0.1.0"
+
+
+def torch_optimizer(opt, params, *, check_finite: bool = True):
+    """A ``torch.optim.Optimizer`` that runs `opt`'s rule in place (see optlab.torch_adapter)."""
+    from .torch_adapter import torch_optimizer as make
+
+    return make(opt, params, check_finite=check_finite)

@@ -1,0 +1,125 @@
+"""The handful of array operations the update rules are written in.
+
+Each rule in optlab is written once and runs on NumPy arrays (the book's default) and on torch
+tensors (the torch path, CPU or CUDA). The two libraries agree on operators (``+ - * /``) but not on
+in-place fused kernels, which is where torch.optim gets its speed; these helpers name the few
+fused steps an optimizer needs and pick the library's best kernel for each. Every helper that ends
+in ``_`` changes its first argument in place and returns it.
+
+Hyperparameters may be NumPy arrays that broadcast against a batch of parameters on the NumPy
+path; the torch path takes Python floats (as torch.optim's kernels do).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+
+def _is_numpy(x) -> bool:
+    return isinstance(x, (np.ndarray, np.generic))
+
+
+def is_active(hyperparameter) -> bool:
+    """True when a hyperparameter (float or array) is non-zero somewhere, i.e. its term runs."""
+    if isinstance(hyperparameter, (bool, int, float)):
+        return hyperparameter != 0
+    return bool(np.any(np.asarray(hyperparameter) != 0))
+
+
+def sqrt(x):
+    return np.sqrt(x) if _is_numpy(x) else x.sqrt()
+
+
+def absolute(x):
+    return np.abs(x) if _is_numpy(x) else x.abs()
+
+
+def clone(x):
+    return np.array(x) if _is_numpy(x) else x.clone()  # np.array: a 0-d array stays mutable
+
+
+def zeros_like(x):
+    return np.zeros_like(x) if _is_numpy(x) else x.new_zeros(x.shape)
+
+
+def full_like(x, value):
+    if _is_numpy(x):
+        return np.full_like(x, value)
+    return x.new_full(x.shape, float(value))
+
+
+def scale_(x, factor):
+    """x ← factor · x"""
+    x *= factor
+    return x
+
+
+def add_(x, y, scale=1.0):
+    """x ← x + scale · y"""
+    if _is_numpy(x):
+        x += scale * y
+        return x
+    return x.add_(y, alpha=scale)
+
+
+def add_ratio_(x, numerator, denominator, scale=1.0):
+    """x ← x + scale · numerator / denominator"""
+    if _is_numpy(x):
+        x += scale * (numerator / denominator)
+        return x
+    return x.addcdiv_(numerator, denominator, value=scale)
+
+
+def add_square_(x, y):
+    """x ← x + y²"""
+    if _is_numpy(x):
+        x += y * y
+        return x
+    return x.addcmul_(y, y)
+
+
+def ema_(average, x, decay):
+    """average ← decay · average + (1 − decay) · x   (an exponential moving average)"""
+    if _is_numpy(average):
+        average *= decay
+        average += (1 - decay) * x
+        return average
+    return average.lerp_(x, 1 - decay)
+
+
+def ema_square_(average, x, decay):
+    """average ← decay · average + (1 − decay) · x²"""
+    if _is_numpy(average):
+        average *= decay
+        average += (1 - decay) * (x * x)
+        return average
+    return average.mul_(decay).addcmul_(x, x, value=1 - decay)
+
+
+def maximum_(x, y):
+    """x ← max(x, y), elementwise"""
+    if _is_numpy(x):
+        return np.maximum(x, y, out=x)
+    torch = sys.modules["torch"]  # x is a tensor, so torch is already imported
+    return torch.maximum(x, y, out=x)
+
+
+def where(condition, if_true, if_false):
+    """A branch on a (possibly array) scalar condition such as RAdam's ρ_t > 5."""
+    if np.ndim(condition) == 0:
+        return if_true if bool(condition) else if_false
+    return np.where(condition, if_true, if_false)
+
+
+_python_pow = np.frompyfunc(pow, 2, 1)
+
+
+def power(base, exponent):
+    """base ** exponent for hyperparameters (β^t, bias corrections), element by element with
+    Python's pow, so a row of a sweep rounds exactly as the single run it stands for (NumPy's
+    vectorised pow may differ from it in the last bit)."""
+    if isinstance(base, np.ndarray) or isinstance(exponent, np.ndarray):
+        return _python_pow(base, exponent).astype(np.float64)
+    return base ** exponent

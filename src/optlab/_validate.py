@@ -1,0 +1,91 @@
+"""Every argument check in optlab, in one place.
+
+Messages start with torch.optim's own text (``Invalid learning rate: -1.0``) so that code and
+readers who know PyTorch recognise them, and go on to name the argument and its allowed range.
+NaN is rejected everywhere (torch's ``lr < 0`` test lets it through). A hyperparameter may be a
+float or an array of floats (a sweep); an array is checked element by element and the first
+offending element is quoted.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def as_hyperparameter(value, name: str):
+    """A float, or a float64 array for a sweep; anything else is a TypeError."""
+    if isinstance(value, bool) or value is None:
+        raise TypeError(f"{name} must be a float or an array of floats, got {value!r}")
+    if isinstance(value, numbers.Real):
+        return float(value)
+    array = np.asarray(value)
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be a float or an array of floats, got dtype {array.dtype}")
+    if array.ndim == 0:
+        return float(array)
+    return array.astype(np.float64)
+
+
+def _first_bad(value, ok):
+    """The first element of `value` for which ok(...) is False, or None when all pass."""
+    if isinstance(value, float):
+        return None if ok(value) else value
+    bad = ~ok(value)
+    return float(value[bad].flat[0]) if bad.any() else None
+
+
+def check_range(value, name: str, torch_text: str, low: float, high: float | None = None,
+                high_inclusive: bool = False):
+    """Accept low ≤ value (≤ or <) high; otherwise raise ValueError naming the range."""
+    value = as_hyperparameter(value, name)
+    if high is None:
+        ok = lambda v: v >= low  # noqa: E731  (NaN compares False, so it is rejected)
+        allowed = f"{name} must be >= {low:g}"
+    elif high_inclusive:
+        ok = lambda v: (v >= low) & (v <= high)  # noqa: E731
+        allowed = f"{name} must lie in [{low:g}, {high:g}]"
+    else:
+        ok = lambda v: (v >= low) & (v < high)  # noqa: E731
+        allowed = f"{name} must lie in [{low:g}, {high:g})"
+    bad = _first_bad(value, ok)
+    if bad is not None:
+        raise ValueError(f"{torch_text}: {bad} ({allowed})")
+    return value
+
+
+def lr(value):
+    return check_range(value, "lr", "Invalid learning rate", 0.0)
+
+
+def eps(value):
+    return check_range(value, "eps", "Invalid epsilon value", 0.0)
+
+
+def weight_decay(value):
+    return check_range(value, "weight_decay", "Invalid weight_decay value", 0.0)
+
+
+def momentum(value):
+    return check_range(value, "momentum", "Invalid momentum value", 0.0)
+
+
+def betas(value):
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ValueError(f"betas must be a pair (beta1, beta2), got {value!r}")
+    return tuple(
+        check_range(beta, f"betas[{i}]", f"Invalid beta parameter at index {i}", 0.0, 1.0)
+        for i, beta in enumerate(value)
+    )
+
+
+def flag(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def params_not_empty(leaves) -> None:
+    if len(leaves) == 0:
+        raise ValueError("optimizer got an empty parameter list")

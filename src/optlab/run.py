@@ -1,0 +1,143 @@
+"""Run an optimizer on an objective: one trajectory, or a whole sweep in one call.
+
+    traj = trajectory(optlab.GD(lr=0.1), Rosenbrock(), np.array([-1.0, 1.0]), 500)
+    sweep = trajectory(optlab.GD(lr=np.geomspace(1e-3, 1, 50)[:, None]), f, x0, 100)
+
+Hyperparameters that are arrays broadcast against the start point, so the second call runs fifty
+learning rates at once and ``sweep.xs[:, i]`` is exactly the run with ``lr[i]``. A row that
+diverges (a non-finite gradient or iterate, or a value beyond the blow-up threshold) is flagged
+in ``diverged``/``diverged_at`` and frozen at its last good point; ``summary()`` and the repr say
+how many rows diverged, so a sweep never hides a blow-up behind NaNs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Trajectory:
+    """The iterates of a run. ``xs[t]`` is the point after t steps, ``values[t] = f(xs[t])``.
+
+    xs: (steps + 1, *batch, d).  values: (steps + 1, *batch).
+    diverged: bool per row (a plain bool for a single run).
+    diverged_at: the step whose gradient or result was bad, −1 where none was (an int for a
+    single run). A row that diverged at step t keeps ``xs[t:] == xs[t - 1]``.
+    """
+
+    xs: np.ndarray
+    values: np.ndarray
+    diverged: np.ndarray | bool
+    diverged_at: np.ndarray | int
+
+    @property
+    def final(self) -> np.ndarray:
+        """The last point of each row (for a diverged row, its last good point)."""
+        return self.xs[-1]
+
+    @property
+    def final_value(self) -> np.ndarray:
+        return self.values[-1]
+
+    @property
+    def steps(self) -> int:
+        return self.xs.shape[0] - 1
+
+    def summary(self) -> str:
+        batch = self.xs.shape[1:-1]
+        diverged = np.asarray(self.diverged)
+        if not batch:
+            status = (f"diverged at step {self.diverged_at}" if self.diverged
+                      else f"final value {float(self.values[-1]):.6g}")
+            return f"Trajectory: {self.steps} steps in {self.xs.shape[-1]}-D, {status}"
+        return (f"Trajectory: {self.steps} steps in {self.xs.shape[-1]}-D, batch {batch}: "
+                f"{int(diverged.sum())} of {diverged.size} rows diverged")
+
+    __repr__ = summary
+
+
+def _hyperparameter_shapes(opt):
+    for value in opt.hyperparameters.values():
+        for v in value if isinstance(value, tuple) else (value,):
+            if isinstance(v, np.ndarray):
+                yield v.shape
+
+
+def trajectory(opt, objective, x0, steps, *, grad_noise=None, seed=None, lr_schedule=None,
+               blowup=1e12) -> Trajectory:
+    """Take `steps` steps of `opt` on `objective` from `x0`.
+
+    x0: (d,) or (*batch, d). It is broadcast against every array hyperparameter of `opt` (the
+    two entries of ``betas`` included), so lr of shape (N, 1) with x0 of shape (d,) is a batch of
+    N runs.
+    grad_noise: standard deviation of Gaussian noise added to every gradient (a stand-in for
+    minibatch noise), drawn from ``np.random.default_rng(seed)``.
+    lr_schedule: t ↦ learning rate; step t (1-based) uses ``opt.replace(lr=lr_schedule(t))``
+    and the optimizer state carries over.
+    blowup: a row diverges when |f(x_t)| > blowup · (1 + |f(x₀)|), or on any non-finite gradient,
+    iterate or value. ``None`` keeps only the non-finite test.
+    """
+    x0 = np.asarray(x0, dtype=float)
+    steps = int(steps)
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    shapes = [x0.shape, *_hyperparameter_shapes(opt)]
+    if lr_schedule is not None:
+        shapes.append(np.shape(lr_schedule(1)))
+    try:
+        shape = np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise ValueError(
+            f"x0 of shape {x0.shape} and the array hyperparameters of {opt!r} (shapes "
+            f"{shapes[1:]}) do not broadcast: give each sweep axis its own trailing 1 for d"
+        ) from None
+    if shape[-1:] != x0.shape[-1:]:
+        raise ValueError(f"the hyperparameters of {opt!r} change the last axis of x0 "
+                         f"{x0.shape} to {shape[-1]}: give them a trailing axis of length 1")
+    x = np.broadcast_to(x0, shape).copy()
+    rng = np.random.default_rng(seed) if grad_noise is not None else None
+
+    xs = np.empty((steps + 1, *shape))
+    values = np.empty((steps + 1, *shape[:-1]))
+    diverged_at = np.full(shape[:-1], -1)
+    # overflow is expected in a sweep that crosses the stability edge; it is reported per row
+    with np.errstate(all="ignore"):
+        f = np.asarray(objective.value(x))
+        limit = np.inf if blowup is None else blowup * (1 + np.abs(f))
+        bad = ~_ok(x, f, limit)
+        diverged_at[bad] = 0
+        frozen = bad
+        xs[0], values[0] = x, f
+        state = opt.init(x)
+        for t in range(1, steps + 1):
+            g = objective.grad(x)
+            if rng is not None:
+                g = g + grad_noise * rng.standard_normal(g.shape)
+            bad = ~frozen & ~np.isfinite(g).all(-1)
+            diverged_at[bad] = t
+            frozen = frozen | bad
+            g = np.where(frozen[..., None], 0.0, g)
+            step_opt = opt if lr_schedule is None else opt.replace(lr=lr_schedule(t))
+            x_new, state = step_opt.step(x, g, state, check_finite=False)
+            x_new = np.where(frozen[..., None], x, x_new)
+            f_new = np.asarray(objective.value(x_new))
+            bad = ~frozen & ~_ok(x_new, f_new, limit)
+            diverged_at[bad] = t
+            frozen = frozen | bad
+            x = np.where(frozen[..., None], x, x_new)
+            f = np.where(frozen, values[t - 1], f_new)
+            xs[t], values[t] = x, f
+
+    diverged = diverged_at >= 0
+    if not shape[:-1]:
+        diverged, diverged_at = bool(diverged), int(diverged_at)
+    for array in (xs, values, diverged, diverged_at):
+        if isinstance(array, np.ndarray):
+            array.flags.writeable = False
+    return Trajectory(xs, values, diverged, diverged_at)
+
+
+def _ok(x, f, limit):
+    return np.isfinite(x).all(-1) & np.isfinite(f) & (np.abs(f) <= limit)
