@@ -39,21 +39,25 @@ def _axes(ax):
 def contour(objective, xlim, ylim, *, levels=30, log=True, ax=None, resolution=200):
     """Contour lines of a 2-D objective; log-spaced levels when it is non-negative on the window.
 
-    Minimisers inside the window are drawn as stars.
+    `levels` is a count or the levels themselves. Minimisers inside the window are drawn as stars.
     """
-    from matplotlib.colors import LogNorm
+    import matplotlib.pyplot as plt
 
     ax = _axes(ax)
     X, Y = np.meshgrid(np.linspace(*xlim, resolution), np.linspace(*ylim, resolution))
     Z = np.asarray(objective.value(np.stack([X, Y], axis=-1)))
-    if log and Z.min() >= 0 and Z.max() > 0:
+    if np.ndim(levels) == 1:
+        levels = np.asarray(levels)
+    elif log and Z.min() >= 0 and Z.max() > 0:
         top = Z.max()
         # levels crowd around the minimum where the valley is; a floor keeps them visible
         bottom = max(Z[Z > 0].min(), top * 1e-6)
-        ax.contour(X, Y, Z, levels=np.geomspace(bottom, top, levels), norm=LogNorm(bottom, top),
-                   cmap="viridis", linewidths=0.8)
+        levels = np.geomspace(bottom, top, levels)
     else:
-        ax.contour(X, Y, Z, levels=levels, cmap="viridis", linewidths=0.8)
+        levels = np.linspace(Z.min(), Z.max(), levels)
+    # grey lines so that the coloured paths drawn on top stand out
+    greys = plt.get_cmap("Greys")(np.linspace(0.3, 0.75, len(levels)))
+    ax.contour(X, Y, Z, levels=levels, colors=greys, linewidths=0.7)
     for x, y in getattr(objective, "minimizers", np.empty((0, 2))):
         if xlim[0] <= x <= xlim[1] and ylim[0] <= y <= ylim[1]:
             ax.plot(x, y, marker="*", markersize=14, color="#000000", markeredgecolor="white",
@@ -106,7 +110,7 @@ def curves(series, *, ylabel, logy=True, xlabel="step", ax=None):
 
 
 def heatmap(values, xticks, yticks, *, xlabel, ylabel, log=True, ax=None, cbar_label=None,
-            max_ticks=8):
+            max_ticks=6):
     """A sweep result: ``values[i, j]`` at (xticks[j], yticks[i]); NaN or inf cells are grey.
 
     Use it for a grid of hyperparameters, e.g. final loss against learning rate and momentum.
@@ -129,6 +133,7 @@ def heatmap(values, xticks, yticks, *, xlabel, ylabel, log=True, ax=None, cbar_l
         set_ticks(where)
         set_labels([_label(ticks[k]) for k in where])
     ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.tick_params(axis="x", labelrotation=30)
     ax.grid(False)
     ax.figure.colorbar(image, ax=ax, label=cbar_label)
     return ax

@@ -73,7 +73,8 @@ def trajectory(opt, objective, x0, steps, *, grad_noise=None, seed=None, lr_sche
     two entries of ``betas`` included), so lr of shape (N, 1) with x0 of shape (d,) is a batch of
     N runs.
     grad_noise: standard deviation of Gaussian noise added to every gradient (a stand-in for
-    minibatch noise), drawn from ``np.random.default_rng(seed)``.
+    minibatch noise), drawn from ``np.random.default_rng(seed)``: every row gets its own noise,
+    so a noisy sweep row is not the single noisy run with the same seed.
     lr_schedule: t ↦ learning rate; step t (1-based) uses ``opt.replace(lr=lr_schedule(t))``
     and the optimizer state carries over.
     blowup: a row diverges when |f(x_t)| > blowup · (1 + |f(x₀)|), or on any non-finite gradient,
