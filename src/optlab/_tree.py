@@ -75,9 +75,11 @@ def rebuild(structure, new_leaves):
     def build(node):
         if isinstance(node, dict):
             return {key: build(child) for key, child in node.items()}
-        if isinstance(node, (list, tuple)):
+        if isinstance(node, list):
+            return [build(child) for child in node]
+        if isinstance(node, tuple):
             built = [build(child) for child in node]
-            return built if isinstance(node, list) else type(node)(built) if not hasattr(node, "_fields") else type(node)(*built)
+            return type(node)(*built) if hasattr(node, "_fields") else type(node)(built)  # namedtuple
         return next(it)
 
     return build(structure)

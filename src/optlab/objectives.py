@@ -250,3 +250,112 @@ def _sym2(hxx, hxy, hyy):
     """A batch of symmetric 2×2 matrices from their three distinct entries."""
     hxx, hxy, hyy = np.broadcast_arrays(hxx, hxy, hyy)
     return np.stack([np.stack([hxx, hxy], -1), np.stack([hxy, hyy], -1)], -2)
+
+
+def _softplus(z):
+    """log(1 + eᶻ) without overflow, for NumPy arrays and torch tensors."""
+    if _is_torch(z):
+        import torch
+
+        return torch.nn.functional.softplus(z)
+    return np.logaddexp(0.0, z)
+
+
+def _sigmoid(z):
+    """1 / (1 + e⁻ᶻ) = exp(−log(1 + e⁻ᶻ)), which neither overflows nor loses tiny values."""
+    return np.exp(-np.logaddexp(0.0, -z))
+
+
+class SparseLogistic(Objective):
+    r"""Logistic regression on sparse binary features whose frequencies follow Zipf's law.
+
+    f(w) = (1/n) Σᵢ log(1 + exp(−yᵢ xᵢᵀw)) + (λ/2)‖w‖²,   labels yᵢ ∈ {−1, +1}.
+
+    Feature j (0-based) is on (xᵢⱼ = 1) with probability ``max_rate / (j + 1) ** zipf``: the
+    first features are common and the last ones rare, the setting where AdaGrad's per-coordinate
+    steps pay off (Duchi, Hazan and Singer 2011). Labels come from the model itself,
+    P(yᵢ = 1) = σ(xᵢᵀw_true) with w_true ~ N(0, weight_scale²), so the data are not separable.
+    Everything is drawn from ``np.random.default_rng(seed)``.
+
+    ∇f = −(1/n) Σᵢ σ(−yᵢxᵢᵀw) yᵢxᵢ + λw  and  ∇²f = (1/n) Σᵢ σ(xᵢᵀw)σ(−xᵢᵀw) xᵢxᵢᵀ + λI.
+    A coordinate's gradient is a sum over the samples in which its feature is on, so a rare
+    feature gets small gradients and little curvature. For λ > 0 the minimiser is unique; it is
+    computed once by Newton's method and listed in ``minimizers``. ``sample_grad`` gives the
+    gradient of a minibatch. The sums over samples and features run along the last axis of
+    contiguous arrays, so a row of a sweep is computed exactly as the single run it stands for.
+    """
+
+    def __init__(self, n_samples=2000, n_features=50, *, zipf=1.0, max_rate=0.5,
+                 weight_scale=2.0, l2=1e-3, seed=0):
+        if n_samples < 1 or n_features < 1:
+            raise ValueError(f"need n_samples >= 1 and n_features >= 1, got {n_samples} and "
+                             f"{n_features}")
+        if not 0 < max_rate <= 1:
+            raise ValueError(f"max_rate is a probability in (0, 1], got {max_rate}")
+        for name, value in (("zipf", zipf), ("weight_scale", weight_scale), ("l2", l2)):
+            if not value >= 0:
+                raise ValueError(f"{name} must be >= 0, got {value}")
+        rng = np.random.default_rng(seed)
+        self.dim = int(n_features)
+        self.l2 = float(l2)
+        self.rates = max_rate / np.arange(1, n_features + 1) ** zipf
+        self.X = (rng.random((n_samples, n_features)) < self.rates).astype(float)
+        self.w_true = weight_scale * rng.standard_normal(n_features)
+        self.y = np.where(rng.random(n_samples) < _sigmoid(self.X @ self.w_true), 1.0, -1.0)
+        self.frequency = self.X.mean(0)  # the observed fraction of samples with feature j on
+        # yᵢxᵢ in both layouts: samples × features for margins, features × samples for gradients
+        self._YX = self.y[:, None] * self.X
+        self._YXt = np.ascontiguousarray(self._YX.T)
+        self.name = (f"SparseLogistic(n_samples={n_samples}, n_features={n_features}, "
+                     f"zipf={zipf:g}, l2={self.l2:g}, seed={seed})")
+        if self.l2 > 0:
+            w = self._newton()
+            self.minimizers = w[None, :]
+            self.min_value = float(self._value(w))
+        else:  # the minimum may lie at infinity (a feature that only ever meets one label)
+            self.minimizers = np.empty((0, self.dim))
+            self.min_value = None
+
+    def _margins(self, w, YX=None):
+        """yᵢ xᵢᵀw, shape (..., n)."""
+        YX = self._YX if YX is None else YX
+        return (self._const(YX, w) * w[..., None, :]).sum(-1)
+
+    def _value(self, w):
+        return _softplus(-self._margins(w)).mean(-1) + 0.5 * self.l2 * (w * w).sum(-1)
+
+    def _grad(self, w, rows=None):
+        YX = self._YX if rows is None else self._YX[rows]
+        YXt = self._YXt if rows is None else np.ascontiguousarray(YX.T)
+        misfit = _sigmoid(-self._margins(w, YX))  # in (0, 1): how badly each sample is fit
+        return -(YXt * misfit[..., None, :]).sum(-1) / YX.shape[0] + self.l2 * w
+
+    def sample_grad(self, w, rows) -> np.ndarray:
+        """The gradient of the loss averaged over the samples ``rows`` (plus the L2 term): an
+        unbiased estimate of ``grad(w)`` when the rows are drawn uniformly."""
+        rows = np.asarray(rows)
+        if rows.size == 0:
+            raise ValueError("rows is empty: a minibatch needs at least one sample")
+        return self._grad(self._check(w, numpy=True), rows)
+
+    def _hessian(self, w):
+        s = _sigmoid(self._margins(w))
+        weights = s * (1 - s) / self.y.shape[0]
+        return np.einsum("...i,ij,ik->...jk", weights, self.X, self.X) + self.l2 * np.eye(self.dim)
+
+    def _newton(self, tol=1e-13, max_iter=100):
+        """The minimiser, by Newton's method with step halving (f is strictly convex)."""
+        w, f = np.zeros(self.dim), self._value(np.zeros(self.dim))
+        for _ in range(max_iter):
+            step = np.linalg.solve(self._hessian(w), self._grad(w))
+            if np.abs(step).max() < 1e-8:  # quadratic convergence: take full steps to the end
+                w = w - step
+                if np.abs(step).max() < tol:
+                    break
+                continue
+            scale = 1.0
+            while self._value(w - scale * step) > f and scale > 1e-8:
+                scale /= 2
+            w = w - scale * step
+            f = self._value(w)
+        return w

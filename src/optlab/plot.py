@@ -141,3 +141,23 @@ def heatmap(values, xticks, yticks, *, xlabel, ylabel, log=True, ax=None, cbar_l
 
 def _label(tick):
     return f"{tick:.3g}" if isinstance(tick, (int, float, np.number)) else str(tick)
+
+
+def lines(x, series, *, xlabel, ylabel, logx=False, logy=False, ax=None, styles=None):
+    """Functions of one variable sharing the x values `x`, one line per label.
+
+    Use it for quantities against a hyperparameter, e.g. a convergence factor against the step
+    size. `styles` maps a label to extra ``ax.plot`` keywords (``{"max": {"linestyle": "--"}}``).
+    """
+    ax = _axes(ax)
+    styles = styles or {}
+    for i, (label, y) in enumerate(series.items()):
+        kwargs = {"linewidth": 1.5, "color": COLORS[i % len(COLORS)], **styles.get(label, {})}
+        ax.plot(np.asarray(x), np.asarray(y), label=label, **kwargs)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.legend(frameon=False, fontsize="small")
+    return ax

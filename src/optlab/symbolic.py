@@ -1,0 +1,237 @@
+r"""SymPy helpers the chapters share: the small pieces of algebra that several proofs reuse.
+
+The chapters check their derivations with SymPy cells that ``assert``. What more than one chapter
+needs lives here, once, one helper per idea:
+
+- :func:`iteration_matrix` — the matrix of a linear update ``state ← M · state`` (GD, heavy ball,
+  Nesterov on a quadratic, one eigen-direction at a time).
+- :func:`schur_conditions` — the Jury (Schur–Cohn) test: when do both roots of a quadratic lie
+  strictly inside the unit circle?
+- :func:`spectral_radius` — a symbolic matrix turned into a vectorised NumPy function
+  ``ρ(params)``, for sweeps over step sizes and momenta.
+- :func:`unroll` — apply an update rule a few times to symbols, to compare two forms of a method
+  step by step.
+- :func:`fixed_point` — the steady state of a linear recursion such as ``b ← μb + (1−τ)g``.
+- :func:`ema_weights`, :func:`ema`, :func:`ema_weight_sum`, :func:`ema_mean_age` — an exponential
+  moving average ``m ← βm + (1−β)x`` unrolled: its weights ``(1−β)β^{t−k}``, their sum ``1 − β^t``
+  (the bias Adam corrects) and their mean age ``β/(1−β)`` (the memory of RMSProp's average).
+
+SymPy is imported here only; ``import optlab`` does not import this module.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import sympy as sp
+
+__all__ = ["iteration_matrix", "schur_conditions", "spectral_radius", "unroll", "fixed_point"]
+
+
+def iteration_matrix(new_state: Sequence, state: Sequence) -> sp.Matrix:
+    r"""The matrix ``M`` with ``new_state = M · state``, for an update that is linear in the state.
+
+    ``new_state`` holds the expressions of the next state in terms of the symbols ``state``.
+    Example, heavy ball on f = ½λx² with state (x_k, x_{k-1}):
+
+    >>> a, b, lam, x, xp = sp.symbols("alpha beta lambda x x_prev")
+    >>> iteration_matrix([x - a * lam * x + b * (x - xp), x], [x, xp])
+    Matrix([
+    [-alpha*lambda + beta + 1, -beta],
+    [                       1,     0]])
+
+    Raises ValueError when the update is not linear and homogeneous in ``state`` (a constant
+    term or a product of state variables), since then no such matrix exists.
+    """
+    new, old = sp.Matrix(list(new_state)), sp.Matrix(list(state))
+    if new.shape[0] != old.shape[0]:
+        raise ValueError(f"new_state has {new.shape[0]} entries but state has {old.shape[0]}")
+    M = new.jacobian(old)
+    if any(entry.has(*old) for entry in M):
+        raise ValueError("the update is not linear in the state (its Jacobian depends on it)")
+    if (new - M * old).applyfunc(sp.simplify) != sp.zeros(*new.shape):
+        raise ValueError("the update has a term that does not depend on the state (affine, "
+                         "not linear): shift the state to the fixed point first")
+    return M
+
+
+def schur_conditions(poly, z) -> tuple:
+    r"""Jury's conditions for ``z² + a₁z + a₀``: both roots satisfy |z| < 1 iff all are > 0.
+
+    Returns ``(p(1), p(−1), 1 − a₀, 1 + a₀)`` (the last two say |a₀| < 1). For real
+    coefficients these four inequalities are equivalent to a spectral radius below one
+    (Jury's stability test for degree two). ``poly`` must be a monic quadratic in ``z``.
+    """
+    p = sp.Poly(sp.expand(poly), z)
+    if p.degree() != 2 or sp.simplify(p.LC() - 1) != 0:
+        raise ValueError(f"expected a monic quadratic in {z}, got {p.as_expr()}")
+    a0 = p.coeff_monomial(1)
+    expr = p.as_expr()
+    return (sp.expand(expr.subs(z, 1)), sp.expand(expr.subs(z, -1)),
+            sp.expand(1 - a0), sp.expand(1 + a0))
+
+
+def spectral_radius(M: sp.Matrix, params: Sequence[sp.Symbol]) -> Callable[..., np.ndarray]:
+    r"""A NumPy function ``rho(*values)``: the largest |eigenvalue| of ``M`` at those values.
+
+    The values broadcast against each other, so one call evaluates a whole grid, e.g.
+    ``rho(alpha[:, None], beta[None, :], lam)``.
+    """
+    entries = sp.lambdify(list(params), list(M), modules="numpy")
+    n = M.shape[0]
+
+    def rho(*values):
+        flat = np.broadcast_arrays(*[np.asarray(v, dtype=float) for v in entries(*values)])
+        stacked = np.stack(flat, axis=-1).reshape(flat[0].shape + (n, n))
+        return np.abs(np.linalg.eigvals(stacked)).max(axis=-1)
+
+    return rho
+
+
+def unroll(step: Callable, state, steps: int) -> list:
+    """``[state, step(state), step(step(state)), ...]``: ``steps + 1`` states in all.
+
+    ``step`` maps a state (any value, typically a tuple of SymPy expressions) to the next one;
+    it may take the step number as a second argument ``k`` (1-based) for schedules.
+    """
+    import inspect
+
+    takes_k = len(inspect.signature(step).parameters) >= 2
+    states = [state]
+    for k in range(1, steps + 1):
+        state = step(state, k) if takes_k else step(state)
+        states.append(state)
+    return states
+
+
+def fixed_point(update, var: sp.Symbol):
+    r"""The steady state of ``var ← update(var)``: the solution of ``var = update``.
+
+    For ``b ← μb + (1−τ)g`` this is ``(1−τ)g/(1−μ)``. The update must be linear in ``var``
+    with slope ≠ 1, so that the fixed point is unique.
+    """
+    update = sp.expand(update)
+    slope = sp.diff(update, var)
+    if slope.has(var):
+        raise ValueError(f"the update is not linear in {var}")
+    if sp.simplify(slope - 1) == 0:
+        raise ValueError(f"the update has slope 1 in {var}: no unique fixed point")
+    return sp.simplify(update.subs(var, 0) / (1 - slope))
+
+
+# -- Adam's update, symbolically (chapters 06 and 07; the EMA helpers are further down) ----------
+
+def adam_step(m, v, c1, c2, lr, eps=0, eps_mode: str = "after_correction"):
+    r"""Adam's change ``θ_t − θ_{t−1}`` from its moments ``m_t, v_t`` and corrections ``c₁, c₂``.
+
+    ``c₁ = 1−β₁^t`` and ``c₂ = 1−β₂^t`` (pass 1 for no bias correction). ``eps_mode`` picks
+    where ε goes:
+
+    - ``"after_correction"``: ``−α (m/c₁) / (√(v/c₂) + ε)`` — Kingma and Ba's Algorithm 1, and
+      PyTorch's ``(γ/c₁) m / (√v/√c₂ + ε)``, which is the same expression rearranged;
+    - ``"before_correction"``: ``−α (√c₂/c₁) m / (√v + ε̂)`` — the paper's "more efficient" order
+      of computation (ε̂ added to the uncorrected √v), as in TensorFlow/Keras and MXNet;
+    - ``"inside_sqrt"``: ``−α (m/c₁) / √(v/c₂ + ε)`` — ε under the root (optax's ``eps_root``
+      with ``eps=0``).
+
+    With symbols declared positive (v, c₁, c₂, ε) SymPy can compare the three forms for any t.
+    """
+    if eps_mode not in ("after_correction", "before_correction", "inside_sqrt"):
+        raise ValueError(f"eps_mode must be 'after_correction', 'before_correction' or "
+                         f"'inside_sqrt', got {eps_mode!r}")
+    m, v, c1, c2, lr, eps = (sp.sympify(a) for a in (m, v, c1, c2, lr, eps))
+    if eps_mode == "after_correction":
+        return -lr * (m / c1) / (sp.sqrt(v / c2) + eps)
+    if eps_mode == "before_correction":
+        return -lr * sp.sqrt(c2) / c1 * m / (sp.sqrt(v) + eps)
+    return -lr * (m / c1) / sp.sqrt(v / c2 + eps)
+
+
+def adam_update_expr(grads: Sequence, lr, beta1, beta2, eps=0, *, bias_correction: bool = True,
+                     eps_mode: str = "after_correction", amsgrad: bool = False):
+    r"""The change ``θ_t − θ_{t−1}`` that Adam makes at step ``t = len(grads)``, from m₀ = v₀ = 0.
+
+    ``grads`` are the gradients g₁..g_t (symbols, expressions or numbers), unrolled through
+    ``m_t = β₁m_{t−1} + (1−β₁)g_t`` and ``v_t = β₂v_{t−1} + (1−β₂)g_t²``; the step is then
+    :func:`adam_step` with ``c₁ = 1−β₁^t``, ``c₂ = 1−β₂^t`` (both 1 when ``bias_correction`` is
+    False) and ε placed by ``eps_mode``. ``amsgrad`` replaces v by its running maximum (of the
+    raw v, PyTorch's choice) before the correction. Returns a SymPy expression (evaluate numbers
+    with ``float(...)``).
+    """
+    grads = [sp.sympify(g) for g in grads]
+    if not grads:
+        raise ValueError("grads must hold at least one gradient (the step number is len(grads))")
+    beta1, beta2 = sp.sympify(beta1), sp.sympify(beta2)
+    m = v = v_max = sp.Integer(0)
+    for g in grads:
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g ** 2
+        v_max = sp.Max(v_max, v) if amsgrad else v
+    t = len(grads)
+    c1 = 1 - beta1 ** t if bias_correction else 1
+    c2 = 1 - beta2 ** t if bias_correction else 1
+    return adam_step(m, v_max, c1, c2, lr, eps, eps_mode)
+
+
+__all__ += ["adam_step", "adam_update_expr"]
+
+
+# -- exponential moving averages (RMSProp, Adam) ------------------------------------------------
+# m_t = β m_{t−1} + (1−β) x_t with m_0 = 0 unrolls to m_t = Σ_{k=1}^{t} (1−β) β^{t−k} x_k: one
+# weight per past input. Their sum 1 − β^t is the bias Adam corrects; their mean age β/(1−β) is
+# the "memory" of the average.
+
+__all__ += ["ema_weight", "ema_weights", "ema", "ema_weight_sum", "ema_mean_age"]
+
+
+def ema_weight(beta, t, k):
+    r"""The weight ``(1−β) β^{t−k}`` that the average after step t puts on the input of step k."""
+    return (1 - beta) * beta ** (t - k)
+
+
+def ema_weights(beta, t: int) -> list:
+    """The t weights on x_1, ..., x_t (oldest first) of an EMA started at zero, for an integer t."""
+    t = int(t)
+    if t < 0:
+        raise ValueError(f"t must be >= 0, got {t}")
+    return [ema_weight(beta, t, k) for k in range(1, t + 1)]
+
+
+def ema(beta, xs: Sequence, initial=0):
+    r"""The EMA after ``len(xs)`` steps, unrolled: ``β^t m_0 + Σ_k (1−β) β^{t−k} x_k``.
+
+    ``initial`` is m_0 (0 in RMSProp and Adam; optax lets RMSProp start elsewhere).
+    """
+    t = len(xs)
+    return beta ** t * initial + sum(w * x for w, x in zip(ema_weights(beta, t), xs))
+
+
+def ema_weight_sum(beta, t):
+    r"""``Σ_{k=1}^{t} (1−β) β^{t−k}`` summed by SymPy: ``1 − β^t`` (t may be a symbol).
+
+    ``t = sp.oo`` gives the total weight of an infinitely long average, 1 for 0 < β < 1.
+    """
+    k = sp.Dummy("k", integer=True)
+    if t == sp.oo:
+        j = sp.Dummy("j", integer=True, nonnegative=True)
+        return _sum_to_infinity((1 - beta) * beta ** j, beta, j)
+    return sp.simplify(sp.summation(ema_weight(beta, t, k), (k, 1, t)))
+
+
+def ema_mean_age(beta):
+    r"""The mean age of an EMA's weights, ``Σ_{j≥0} j (1−β) β^j``, summed by SymPy: ``β/(1−β)``.
+
+    A weight of age j (the input of j steps ago) is ``(1−β)β^j``; the weights sum to one, so this
+    is the average number of steps the EMA looks back: its memory, about 1/(1−β) for β near 1.
+    """
+    j = sp.Dummy("j", integer=True, nonnegative=True)
+    return _sum_to_infinity(j * (1 - beta) * beta ** j, beta, j)
+
+
+def _sum_to_infinity(term, beta, j):
+    """``Σ_{j≥0} term`` for 0 < β < 1. Summed with β = 1/(1+s), s > 0, so that SymPy knows
+    |β| < 1 and returns a closed form instead of a Piecewise on the convergence condition."""
+    s = sp.Dummy("s", positive=True)
+    total = sp.summation(term.subs(beta, 1 / (1 + s)), (j, 0, sp.oo))
+    return sp.simplify(total.subs(s, 1 / beta - 1))
