@@ -12,7 +12,7 @@ import pytest
 import optlab
 from optlab import plot
 from optlab.objectives import Beale, Quadratic, Rosenbrock, Saddle
-from optlab.run import Trajectory, trajectory
+from optlab.run import Trajectory, torch_trajectory, trajectory
 
 QUAD = Quadratic.ill_conditioned(10)
 X0 = np.array([1.0, 1.0])
@@ -169,3 +169,18 @@ def test_plot_functions_return_axes():
                         ax=axes[1]) is axes[1]
     fig.canvas.draw()
     plt.close("all")
+
+
+def test_torch_trajectory_is_the_torch_optim_run_of_the_same_problem():
+    import torch
+
+    objective = Rosenbrock()
+    x0 = np.array([-1.5, 2.0])
+    ours = trajectory(optlab.Nesterov(lr=1e-3, momentum=0.9), objective, x0, 100).xs
+    theirs = torch_trajectory(torch.optim.SGD, objective, x0, 100, lr=1e-3, momentum=0.9,
+                              nesterov=True)
+    factory = torch_trajectory(lambda ps: torch.optim.SGD(ps, lr=1e-3, momentum=0.9, nesterov=True),
+                               objective, x0, 100)
+    assert theirs.shape == (101, 2)
+    np.testing.assert_array_equal(theirs, factory)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)

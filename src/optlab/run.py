@@ -142,3 +142,23 @@ def trajectory(opt, objective, x0, steps, *, grad_noise=None, seed=None, lr_sche
 
 def _ok(x, f, limit):
     return np.isfinite(x).all(-1) & np.isfinite(f) & (np.abs(f) <= limit)
+
+
+def torch_trajectory(optimizer, objective, x0, steps, **hyperparameters) -> np.ndarray:
+    """The same run driven by a torch optimizer: the reference the chapters compare against.
+
+    ``optimizer`` is a ``torch.optim`` class (called with ``hyperparameters``) or any callable
+    taking a parameter list, e.g. ``lambda ps: torch.optim.SGD(ps, lr=0.1)``. Gradients are the
+    objective's exact ones, in float64, so a difference from optlab's ``trajectory`` can only come
+    from the update rule. Returns the iterates, shape (steps + 1, d). Imports torch.
+    """
+    import torch
+
+    x = torch.tensor(np.asarray(x0, dtype=np.float64), requires_grad=True)
+    opt = optimizer([x], **hyperparameters)
+    xs = [x.detach().numpy().copy()]
+    for _ in range(steps):
+        x.grad = torch.from_numpy(np.asarray(objective.grad(x.detach().numpy()), dtype=np.float64))
+        opt.step()
+        xs.append(x.detach().numpy().copy())
+    return np.array(xs)
