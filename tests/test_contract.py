@@ -246,3 +246,11 @@ def test_rmsprop_centered_breakdown_is_reported_not_spread():
     with pytest.raises(FloatingPointError, match=r"params"):
         for _ in range(200):
             x, state = opt.step(x, np.array([0.1]), state)
+
+
+def test_state_that_overflows_is_reported():
+    """A finite step whose second moment overflows would stall silently (m / inf = 0)."""
+    opt = optlab.Adam(lr=1e-3)
+    x = np.array([0.0])
+    with pytest.raises(FloatingPointError, match="state non-finite"):
+        opt.step(x, np.array([1e200]), opt.init(x))

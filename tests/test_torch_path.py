@@ -145,3 +145,21 @@ def test_huge_but_finite_gradients_are_not_mistaken_for_nan():
     p.grad = torch.full((4,), 3e38)
     opt.step()
     assert torch.isfinite(p).all() and (p < 0).all()
+
+
+def test_group_options_that_shape_the_state_are_honoured():
+    """A group with amsgrad=True needs max_exp_avg_sq even if the optimizer's default is False."""
+    a, b = torch.nn.Parameter(torch.ones(3)), torch.nn.Parameter(torch.ones(3))
+    ref_a, ref_b = torch.nn.Parameter(torch.ones(3)), torch.nn.Parameter(torch.ones(3))
+    ours = optlab.torch_optimizer(optlab.Adam(lr=0.1), [{"params": [a]}, {"params": [b], "amsgrad": True}])
+    ref = torch.optim.Adam([{"params": [ref_a]}, {"params": [ref_b], "amsgrad": True}], lr=0.1,
+                           foreach=False)
+    for t in range(10):
+        for p in (a, b, ref_a, ref_b):
+            p.grad = torch.full((3,), 1.0 if t < 3 else 0.01)
+        ours.step()
+        ref.step()
+    assert "max_exp_avg_sq" in ours.state[b] and "max_exp_avg_sq" not in ours.state[a]
+    torch.testing.assert_close(b, ref_b)
+    torch.testing.assert_close(a, ref_a)
+    assert not torch.equal(a, b)

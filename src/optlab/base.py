@@ -106,11 +106,11 @@ class Optimizer:
             leaf_state = copy.deepcopy(leaf_state)
             with np.errstate(all="ignore"):  # overflow is reported below, by name
                 type(self).rule(param, grad, leaf_state, **self.hyperparameters)
-            if check_finite and not np.isfinite(param).all():
+            if check_finite and not all(np.isfinite(a).all() for a in (param, *_arrays(leaf_state))):
                 raise FloatingPointError(
-                    f"the {type(self).__name__} step made {path} non-finite although its gradient "
-                    "was finite (step too large, or a numerical breakdown); params and state are "
-                    "left as they were"
+                    f"the {type(self).__name__} step made {path} or its state non-finite although "
+                    "its gradient was finite (step too large, or a numerical breakdown); params and "
+                    "state are left as they were"
                 )
             new_params.append(param)
             new_state.append(leaf_state)
@@ -125,6 +125,10 @@ class Optimizer:
                         f"against {path} of shape {param.shape}: a sweep needs a batch of "
                         "parameters, one row per setting (broadcast the start point first)"
                     )
+
+
+def _arrays(leaf_state):
+    return [v for v in leaf_state.values() if isinstance(v, (np.ndarray, float))]
 
 
 def _require_params(named):

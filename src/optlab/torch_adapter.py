@@ -33,9 +33,11 @@ class OptlabTorchOptimizer(torch.optim.Optimizer):
 
     def add_param_group(self, param_group):
         super().add_param_group(param_group)
-        group = self.param_groups[-1]
         # per-group overrides are validated by the same checks as the optimizer's own arguments
-        self.optlab.replace(**{k: group[k] for k in self.optlab._public_hyperparameters()})
+        self.optlab.replace(**self._public(self.param_groups[-1]))
+
+    def _public(self, group):
+        return {name: group[name] for name in self.optlab._public_hyperparameters()}
 
     def _hyperparameters(self, group):
         values = {name: group[name] for name in self.optlab.hyperparameters}
@@ -57,13 +59,14 @@ class OptlabTorchOptimizer(torch.optim.Optimizer):
                     continue
                 if p.grad.is_sparse:
                     raise RuntimeError("optlab's torch path does not take sparse gradients")
-                work.append((p, hyperparameters))
+                work.append((p, group, hyperparameters))
         if self.check_finite:
-            self._check_gradients_finite([p for p, _ in work])
-        for p, hyperparameters in work:
+            self._check_gradients_finite([p for p, _, _ in work])
+        for p, group, hyperparameters in work:
             state = self.state[p]
             if not state:
-                state.update(self.optlab.init_leaf(p.detach()))
+                # a group may override options that shape the state (amsgrad, centered, ...)
+                state.update(self.optlab.replace(**self._public(group)).init_leaf(p.detach()))
             rule(p, p.grad, state, **hyperparameters)
         return loss
 
