@@ -65,13 +65,14 @@ for name in sys.argv[1:]:
     with open(name, "rb") as f:
         h.update(f.read())
 print(h.hexdigest())
-' "$OPTLAB_ROOT/requirements.txt" "$OPTLAB_ROOT/pyproject.toml" "${BASH_SOURCE[0]}")"
+' "$OPTLAB_ROOT/requirements.txt" "$OPTLAB_ROOT/constraints.txt" "$OPTLAB_ROOT/pyproject.toml" \
+  "${BASH_SOURCE[0]}")"
 
 if [[ ! -f "$_optlab_stamp" || "$(cat "$_optlab_stamp")" != "$_optlab_want" ]]; then
     echo "[optlab] installing requirements.txt and optlab (editable) into $VENV" >&2
     rm -f "$_optlab_stamp"
     "$PY" -m pip install --disable-pip-version-check -q \
-        -r "$OPTLAB_ROOT/requirements.txt" -e "$OPTLAB_ROOT"
+        -r "$OPTLAB_ROOT/requirements.txt" -c "$OPTLAB_ROOT/constraints.txt" -e "$OPTLAB_ROOT"
     _optlab_install_kernel
     echo "$_optlab_want" > "$_optlab_stamp"
 fi
