@@ -22,16 +22,28 @@ def repository_url() -> str:
     return config["repository"]["url"].rstrip("/")
 
 
-def colab_cell_source(url: str | None = None) -> str:
-    """The canonical first code cell of every chapter (paste it verbatim)."""
+def book_version() -> str:
+    """The version in pyproject.toml: the tag ``v<version>`` a chapter installs on Colab."""
+    import tomllib
+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+
+
+def colab_cell_source(url: str | None = None, ref: str | None = None) -> str:
+    """The canonical first code cell of every chapter (paste it verbatim).
+
+    The install is pinned to the book's tag ``v<version>``, so a chapter on Colab never runs
+    against a newer optlab than the one its text and stored outputs were made with.
+    """
     url = repository_url() if url is None else url
+    ref = f"v{book_version()}" if ref is None else ref
     return (
         "# Running on Colab? This installs optlab from the book's repository."
         " Locally it does nothing.\n"
         "try:\n"
         "    import optlab\n"
         "except ImportError:\n"
-        f'    %pip install -q "optlab @ git+{url}.git"\n'
+        f'    %pip install -q "optlab @ git+{url}.git@{ref}"\n'
         "    import optlab"
     )
 
@@ -85,7 +97,7 @@ def first_code_cell(notebook: Path) -> str | None:
 def test_canonical_cell_uses_the_configured_repository() -> None:
     url = repository_url()
     assert url.startswith("https://github.com/"), url
-    assert f"git+{url}.git" in colab_cell_source()
+    assert f"git+{url}.git@v{book_version()}" in colab_cell_source()
 
 
 def test_toc_entries_exist() -> None:
