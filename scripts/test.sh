@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run every test: the package tests in tests/ and every chapter notebook in chapters/, the
+# Run every test: the package tests in tests/ and every notebook in chapters/ and appendix/, the
 # notebooks re-executed by nbval in strict mode (--nbval: every stored output must match).
 # Extra arguments go to pytest (e.g. -x, -k adam). If one of them is a path
 # (bash scripts/test.sh chapters/06_adam.ipynb), only the given paths are tested.
@@ -12,6 +12,7 @@ export PYTHONHASHSEED=0    # str/set hashing, hence iteration orders, the same o
 
 paths=(tests)
 [[ -d chapters ]] && paths+=(chapters)   # git does not keep an empty chapters/
+[[ -d appendix ]] && paths+=(appendix)
 for arg in "$@"; do
     if [[ "$arg" != -* && -e "$arg" ]]; then paths=(); break; fi   # caller chose the paths
 done

@@ -136,3 +136,75 @@ def test_adam_step_eps_placements_for_any_t():
         adam_step(m, v, c1, c2, a, eps_mode="outside")
     with pytest.raises(ValueError, match="at least one"):
         adam_update_expr([], a, 0.9, 0.999)
+
+
+# -- run_rule: the optimizers' own rules on SymPy values -----------------------------------------
+
+import sympy as sp  # noqa: E402
+
+import optlab  # noqa: E402
+from optlab.display import algorithm_box_latex  # noqa: E402
+from optlab.symbolic import run_rule  # noqa: E402
+
+RULE_CASES = [
+    optlab.SGD(lr=0.1), optlab.Momentum(lr=0.1, momentum=0.8, dampening=0.3),
+    optlab.Nesterov(lr=0.05, weight_decay=0.1), optlab.Adagrad(lr=0.3, lr_decay=0.1,
+                                                              initial_accumulator_value=0.2),
+    optlab.RMSprop(lr=0.01, centered=True, momentum=0.5), optlab.Adam(lr=0.1, weight_decay=0.01),
+    optlab.AdamW(lr=0.1), optlab.AMSGrad(lr=0.1), optlab.Adamax(lr=0.1), optlab.NAdam(lr=0.1),
+    optlab.RAdam(lr=0.1), optlab.Adam(lr=0.1, maximize=True),
+]
+
+
+@pytest.mark.parametrize("opt", RULE_CASES, ids=repr)
+def test_run_rule_with_numbers_is_the_numpy_path(opt):
+    """30-digit arithmetic through the rule lands where float64 NumPy does (to rounding)."""
+    grads = [0.3, -1.25, 0.5, 2.0, -0.75, 0.125, 1.5]
+    def high_precision(value):  # floats as 30-digit SymPy Floats, so nothing stays a radical
+        if isinstance(value, tuple):
+            return tuple(high_precision(v) for v in value)
+        return sp.Float(repr(value), 30) if isinstance(value, float) else value
+
+    hyperparameters = {k: high_precision(v) for k, v in opt.hyperparameters.items()}
+    thetas, _ = run_rule(opt, [sp.Float(g, 30) for g in grads], param=sp.Float(1, 30),
+                         **hyperparameters)
+    x, state = np.array(1.0), opt.init(np.array(1.0))
+    for k, g in enumerate(grads, start=1):
+        x, state = opt.step(x, np.array(g), state)
+        assert float(thetas[k]) == pytest.approx(float(x), rel=1e-12, abs=1e-14)
+
+
+def test_run_rule_unrolls_adam_symbolically():
+    g1, g2, gamma, b1, b2, eps = sp.symbols("g1 g2 gamma beta1 beta2 epsilon", positive=True)
+    thetas, state = run_rule(optlab.Adam(), [g1, g2], lr=gamma, betas=(b1, b2), eps=eps)
+    m2 = (1 - b1) * (b1 * g1 + g2)                      # typed from Algorithm 1, by hand
+    v2 = (1 - b2) * (b2 * g1 ** 2 + g2 ** 2)
+    expected = -gamma * (m2 / (1 - b1 ** 2)) / (sp.sqrt(v2 / (1 - b2 ** 2)) + eps)
+    values = {g1: 0.3, g2: -1.1, gamma: 0.01, b1: 0.7, b2: 0.9, eps: 1e-3}
+    assert float((thetas[2] - thetas[1] - expected).subs(values)) == pytest.approx(0, abs=1e-15)
+    assert sp.expand(state["exp_avg"] - m2) == 0 and state["step"] == 2
+
+
+def test_run_rule_takes_a_gradient_function_and_rejects_unknown_names():
+    lam, alpha, c0 = sp.symbols("lambda alpha c0")
+    thetas, _ = run_rule(optlab.GD(lr=0.1), lambda theta, k: lam * theta, param=c0, steps=3,
+                         lr=alpha)
+    assert sp.expand(thetas[3] - (1 - alpha * lam) ** 3 * c0) == 0
+    with pytest.raises(TypeError, match="no hyperparameter"):
+        run_rule(optlab.GD(lr=0.1), [1], learning_rate=alpha)
+    with pytest.raises(ValueError, match="steps"):
+        run_rule(optlab.GD(lr=0.1), lambda theta, k: theta)
+
+
+@pytest.mark.parametrize("rule", [optlab.sgd_update, optlab.adagrad_update, optlab.rmsprop_update,
+                                  optlab.adam_update, optlab.adamax_update, optlab.nadam_update,
+                                  optlab.radam_update], ids=lambda r: r.__name__)
+def test_every_rule_has_an_algorithm_box(rule):
+    latex = algorithm_box_latex(rule)
+    assert latex.startswith(r"\begin{aligned}") and latex.endswith(r"\end{aligned}")
+    assert latex.count(r"\begin{") == latex.count(r"\end{")
+
+
+def test_a_rule_without_a_box_is_an_error():
+    with pytest.raises(ValueError, match="no '.. math::' block"):
+        algorithm_box_latex(lambda: None)

@@ -8,6 +8,12 @@ in ``_`` changes its first argument in place and returns it.
 
 Hyperparameters may be NumPy arrays that broadcast against a batch of parameters on the NumPy
 path; the torch path takes Python floats (as torch.optim's kernels do).
+
+A third kind of value runs through the same rules: NumPy arrays of dtype ``object`` holding SymPy
+expressions (``optlab.symbolic.run_rule`` makes them). NumPy's in-place operators work on them
+element by element, so the very lines that update a float array update a symbolic one; only the
+few operations NumPy cannot apply to SymPy objects (square root, maximum, a branch) are routed to
+SymPy here. That is how the book's SymPy cells check the code the book runs, not a copy of it.
 """
 
 from __future__ import annotations
@@ -21,6 +27,17 @@ def _is_numpy(x) -> bool:
     return isinstance(x, (np.ndarray, np.generic))
 
 
+def _is_symbolic(x) -> bool:
+    """A NumPy array of SymPy expressions (dtype object), or a SymPy expression itself."""
+    if isinstance(x, np.ndarray):
+        return x.dtype == object
+    return type(x).__module__.startswith("sympy")
+
+
+def _sympy():
+    return sys.modules["sympy"]  # a symbolic value exists, so sympy is already imported
+
+
 def is_active(hyperparameter) -> bool:
     """True when a hyperparameter (float or array) is non-zero somewhere, i.e. its term runs."""
     if isinstance(hyperparameter, (bool, int, float)):
@@ -29,14 +46,18 @@ def is_active(hyperparameter) -> bool:
 
 
 def sqrt(x):
+    if _is_symbolic(x):
+        return np.vectorize(_sympy().sqrt, otypes=[object])(x)
     return np.sqrt(x) if _is_numpy(x) else x.sqrt()
 
 
 def absolute(x):
-    return np.abs(x) if _is_numpy(x) else x.abs()
+    return np.abs(x) if _is_numpy(x) or _is_symbolic(x) else x.abs()
 
 
 def clone(x):
+    if _is_symbolic(x):  # also a bare SymPy value, as `weight_decay * param` gives
+        return np.array(x, dtype=object)
     return np.array(x) if _is_numpy(x) else x.clone()  # np.array: a 0-d array stays mutable
 
 
@@ -100,6 +121,9 @@ def ema_square_(average, x, decay):
 
 def maximum_(x, y):
     """x ← max(x, y), elementwise"""
+    if _is_symbolic(x):
+        x[...] = np.vectorize(_sympy().Max, otypes=[object])(x, y)
+        return x
     if _is_numpy(x):
         return np.maximum(x, y, out=x)
     torch = sys.modules["torch"]  # x is a tensor, so torch is already imported
@@ -108,6 +132,10 @@ def maximum_(x, y):
 
 def where(condition, if_true, if_false):
     """A branch on a (possibly array) scalar condition such as RAdam's ρ_t > 5."""
+    if _is_symbolic(condition) and not isinstance(condition, np.ndarray) \
+            and condition not in (True, False):
+        sp = _sympy()
+        return sp.Piecewise((if_true, condition), (if_false, True))
     if np.ndim(condition) == 0:
         return if_true if bool(condition) else if_false
     return np.where(condition, if_true, if_false)
@@ -122,4 +150,6 @@ def power(base, exponent):
     vectorised pow may differ from it in the last bit)."""
     if isinstance(base, np.ndarray) or isinstance(exponent, np.ndarray):
         return _python_pow(base, exponent).astype(np.float64)
+    if isinstance(exponent, float) and _is_symbolic(base):
+        return base ** _sympy().Rational(exponent)  # x**0.5 is the exact square root, not x**0.5000
     return base ** exponent

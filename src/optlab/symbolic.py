@@ -11,6 +11,8 @@ needs lives here, once, one helper per idea:
   ``ρ(params)``, for sweeps over step sizes and momenta.
 - :func:`unroll` — apply an update rule a few times to symbols, to compare two forms of a method
   step by step.
+- :func:`run_rule` — run an optimizer's own update rule (the code the book runs, not a copy) on
+  SymPy symbols, so that an asserting cell compares optlab with a closed form derived by hand.
 - :func:`fixed_point` — the steady state of a linear recursion such as ``b ← μb + (1−τ)g``.
 - :func:`ema_weights`, :func:`ema`, :func:`ema_weight_sum`, :func:`ema_mean_age` — an exponential
   moving average ``m ← βm + (1−β)x`` unrolled: its weights ``(1−β)β^{t−k}``, their sum ``1 − β^t``
@@ -26,7 +28,8 @@ from typing import Callable, Sequence
 import numpy as np
 import sympy as sp
 
-__all__ = ["iteration_matrix", "schur_conditions", "spectral_radius", "unroll", "fixed_point"]
+__all__ = ["iteration_matrix", "schur_conditions", "spectral_radius", "unroll", "fixed_point",
+           "run_rule"]
 
 
 def iteration_matrix(new_state: Sequence, state: Sequence) -> sp.Matrix:
@@ -103,6 +106,77 @@ def unroll(step: Callable, state, steps: int) -> list:
         state = step(state, k) if takes_k else step(state)
         states.append(state)
     return states
+
+
+def run_rule(opt, grads, param=0, steps: int | None = None, *, state: dict | None = None,
+             **symbolic_hyperparameters):
+    r"""Run `opt`'s own update rule on SymPy expressions: ``[θ_0, θ_1, ..., θ_T]`` and the state.
+
+    ``opt`` is an optlab optimizer (``optlab.Adam()``, ``optlab.Momentum(lr=0.1)``, ...): it brings
+    the rule function (``type(opt).rule``, the very code the NumPy and torch paths run), its options
+    and its numeric hyperparameters. Keyword arguments replace hyperparameters by SymPy values, e.g.
+    ``run_rule(optlab.Adam(), [g1, g2], lr=gamma, betas=(b1, b2), eps=eps)``.
+
+    ``grads`` is either the gradients ``g_1, ..., g_T`` (then ``T = len(grads)``) or a function
+    ``grad(theta, k)`` of the current parameter and the 1-based step number (then give ``steps``),
+    e.g. ``lambda theta, k: lam * theta`` for f = λθ²/2. ``param`` is θ_0. ``state`` replaces the
+    initial state (by default ``opt``'s own ``init_leaf``, whose zeros stay exact integers).
+
+    Returns ``(thetas, state)``: the T+1 parameters as SymPy expressions (not simplified) and the
+    final state with every entry a SymPy expression or number. The rule runs on NumPy arrays of
+    dtype object (see ``optlab._ops``); it is the rule, not a re-typed copy of it.
+
+    Exact rationals keep a derivation exact but grow with every step (square roots of rationals
+    stay radicals); for a long numeric run pass ``sp.Float(value, 30)`` values instead.
+    """
+    unknown = set(symbolic_hyperparameters) - set(opt.hyperparameters)
+    if unknown:
+        raise TypeError(f"{type(opt).__name__} has no hyperparameter(s) {sorted(unknown)}; "
+                        f"it has {sorted(opt.hyperparameters)}")
+    hyperparameters = {k: _exact(v) for k, v in
+                       {**opt.hyperparameters, **symbolic_hyperparameters}.items()}
+    if callable(grads):
+        if steps is None or steps < 0:
+            raise ValueError("with a gradient function, give steps >= 0 (the number of updates)")
+        gradient = grads
+    else:
+        grads = list(grads)
+        if steps is not None and steps != len(grads):
+            raise ValueError(f"steps={steps} but {len(grads)} gradients were given")
+        steps = len(grads)
+        gradient = lambda theta, k: grads[k - 1]  # noqa: E731
+    theta = np.array(sp.sympify(param), dtype=object)
+    leaf = opt.init_leaf(theta) if state is None else dict(state)
+    leaf = {k: _as_object_array(v) for k, v in leaf.items()}
+    thetas = [theta.item()]
+    for k in range(1, steps + 1):
+        g = np.array(sp.sympify(gradient(theta.item(), k)), dtype=object)
+        type(opt).rule(theta, g, leaf, **hyperparameters)
+        thetas.append(theta.item())
+    return thetas, {k: (v.item() if isinstance(v, np.ndarray) else v) for k, v in leaf.items()}
+
+
+def _exact(value):
+    """A hyperparameter as SymPy sees it: floats become the decimal typed (0.9 -> 9/10), so the
+    expressions stay exact; flags stay Python booleans, so the rule's branches still run."""
+    if isinstance(value, tuple):
+        return tuple(_exact(v) for v in value)
+    if isinstance(value, (bool, np.bool_)) or value is None:
+        return value
+    if isinstance(value, float):
+        return sp.Rational(repr(value))
+    if isinstance(value, np.ndarray):
+        raise TypeError("run_rule takes scalar hyperparameters (SymPy values or floats), not a sweep")
+    return sp.sympify(value)
+
+
+def _as_object_array(value):
+    """State arrays become 0-d object arrays (so the rule updates them in place); the rest stays."""
+    if isinstance(value, np.ndarray):
+        return np.array(_exact(value.item()), dtype=object)
+    if isinstance(value, float):
+        return _exact(value)
+    return value
 
 
 def fixed_point(update, var: sp.Symbol):
