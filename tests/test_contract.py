@@ -254,3 +254,31 @@ def test_state_that_overflows_is_reported():
     x = np.array([0.0])
     with pytest.raises(FloatingPointError, match="state non-finite"):
         opt.step(x, np.array([1e200]), opt.init(x))
+
+
+def test_hyperparameters_are_read_only_and_replace_changes_them():
+    """Writing into .hyperparameters would skip validation (lr = -5 would run); replace() checks."""
+    opt = optlab.Adam(lr=0.1)
+    with pytest.raises(TypeError):
+        opt.hyperparameters["lr"] = -5
+    with pytest.raises(AttributeError):
+        opt.hyperparameters = {**opt.hyperparameters, "lr": -5}
+    lr = np.array([[0.1], [0.2]])
+    sweep = optlab.GD(lr=lr)
+    with pytest.raises(ValueError, match="read-only"):
+        sweep.hyperparameters["lr"][0, 0] = -5
+    lr[0, 0] = 7.0  # the caller's array stays the caller's: the optimizer keeps its own copy
+    assert sweep.hyperparameters["lr"][0, 0] == 0.1 and lr.flags.writeable
+    with pytest.raises(ValueError, match="Invalid learning rate"):
+        opt.replace(lr=-5)
+    assert opt.replace(lr=0.2).hyperparameters["lr"] == 0.2 and opt.hyperparameters["lr"] == 0.1
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_optimizers_copy_and_pickle(case):
+    import pickle
+
+    opt = make(*case[:1], **case[1])
+    for twin in (copy.copy(opt), copy.deepcopy(opt), pickle.loads(pickle.dumps(opt))):
+        assert type(twin) is type(opt) and repr(twin) == repr(opt)
+        assert twin.hyperparameters == opt.hyperparameters

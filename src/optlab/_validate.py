@@ -4,7 +4,8 @@ Messages start with torch.optim's own text (``Invalid learning rate: -1.0``) so 
 readers who know PyTorch recognise them, and go on to name the argument and its allowed range.
 NaN is rejected everywhere (torch's ``lr < 0`` test lets it through). A hyperparameter may be a
 float or an array of floats (a sweep); an array is checked element by element and the first
-offending element is quoted.
+offending element is quoted, and the optimizer keeps a read-only copy (the caller's array stays
+the caller's). The finiteness errors both paths raise are made here too.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ def as_hyperparameter(value, name: str):
         raise TypeError(f"{name} must be a float or an array of floats, got dtype {array.dtype}")
     if array.ndim == 0:
         return float(array)
-    return array.astype(np.float64)
+    array = array.astype(np.float64)  # a copy, even when it is float64 already
+    array.flags.writeable = False
+    return array
 
 
 def _first_bad(value, ok):
@@ -80,6 +83,17 @@ def betas(value):
     )
 
 
+def floats_only(hyperparameters) -> None:
+    """The torch path takes float hyperparameters, as torch.optim's kernels do."""
+    for name, value in hyperparameters.items():
+        values = value if isinstance(value, tuple) else (value,)
+        if any(isinstance(v, np.ndarray) for v in values):
+            raise TypeError(
+                f"the torch path takes float hyperparameters; {name} is an array (array sweeps run "
+                "on the NumPy path)"
+            )
+
+
 def flag(value, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {value!r}")
@@ -89,3 +103,19 @@ def flag(value, name: str) -> bool:
 def params_not_empty(leaves) -> None:
     if len(leaves) == 0:
         raise ValueError("optimizer got an empty parameter list")
+
+
+def non_finite_gradient(where: str, count: int) -> FloatingPointError:
+    """The error for a gradient with NaN or infinite entries (checked before anything moves)."""
+    return FloatingPointError(
+        f"the gradient for {where} has {count} NaN or infinite entr{'y' if count == 1 else 'ies'}; "
+        "params and state are left as they were"
+    )
+
+
+def non_finite_step(optimizer: str, where: str) -> FloatingPointError:
+    """The error for a step that made a parameter or its state NaN or infinite."""
+    return FloatingPointError(
+        f"the {optimizer} step made {where} or its state non-finite although its gradient was "
+        "finite (step too large, or a numerical breakdown); params and state are left as they were"
+    )

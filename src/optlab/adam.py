@@ -8,8 +8,6 @@ Reddi, Kale and Kumar (2018), Dozat (2016), Liu et al. (2020). The update order 
 
 from __future__ import annotations
 
-import numpy as np
-
 from . import _validate
 from ._ops import (absolute, add_, add_ratio_, ema_, ema_square_, is_active, maximum_, power,
                    scale_, sqrt, where, zeros_like)
@@ -236,15 +234,21 @@ def radam_update(param, grad, state, *, lr, betas, eps, weight_decay, decoupled_
     rho_inf = 2 / (1 - beta2) - 1
     rho_t = rho_inf - 2 * t * power(beta2, t) / bias_correction2
     rectified = rho_t > 5
-    with np.errstate(divide="ignore", invalid="ignore"):  # r is only used where ρ_t > 5
-        r = _float(power(np.maximum((rho_t - 4) * (rho_t - 2) * rho_inf
-                                    / ((rho_inf - 4) * (rho_inf - 2) * rho_t), 0.0), 0.5))
+    r = _rectification(rho_t, rho_inf, rectified)
     adaptive = power(bias_correction2, 0.5) / (sqrt(v) + eps)
     add_(param, m_hat * lr * where(rectified, adaptive * r, 1.0), -1.0)
 
 
-def _float(x):
-    return float(x) if np.ndim(x) == 0 else x
+def _rectification(rho_t, rho_inf, rectified):
+    """r_t where ρ_t > 5, and 0 (unused) elsewhere: torch evaluates r_t only where ρ_t > 5.
+
+    There ρ∞ > ρ_t > 5, so no factor vanishes; elsewhere one may (β₂ = 0.6 gives ρ∞ = 4). So r_t
+    is computed from a stand-in ρ = 6 where it is not used; a sweep's rows that use it round as
+    their single runs do. Only ``where`` branches, so the SymPy path runs this too.
+    """
+    rho_t, rho_inf = where(rectified, rho_t, 6), where(rectified, rho_inf, 6)
+    return where(rectified, power((rho_t - 4) * (rho_t - 2) * rho_inf
+                                  / ((rho_inf - 4) * (rho_inf - 2) * rho_t), 0.5), 0)
 
 
 class RAdam(Optimizer):

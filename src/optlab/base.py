@@ -10,10 +10,11 @@ dtypes and finiteness, copying so that ``step`` is pure); the rules in ``sgd.py`
 from __future__ import annotations
 
 import copy
+from types import MappingProxyType
 
 import numpy as np
 
-from . import _tree
+from . import _tree, _validate
 
 
 class Optimizer:
@@ -21,6 +22,8 @@ class Optimizer:
 
     ``rule(param, grad, state, **hyperparameters)`` updates ``param`` and the arrays in the leaf's
     ``state`` dict in place; ``step`` hands it copies, so callers never see anything change.
+    ``hyperparameters`` is read-only (its arrays too): ``replace(...)`` makes an optimizer with
+    other values, and checks them.
     """
 
     rule = None
@@ -33,7 +36,17 @@ class Optimizer:
                 f"{type(self).__name__} got unexpected argument(s) {sorted(unknown)}; "
                 f"it takes {sorted(self.defaults)}"
             )
-        self.hyperparameters = self._check({**self.defaults, **hyperparameters})
+        self._hyperparameters = MappingProxyType(self._check({**self.defaults, **hyperparameters}))
+
+    @property
+    def hyperparameters(self):
+        """The validated hyperparameters, read-only: writing one would skip its check."""
+        return self._hyperparameters
+
+    def __reduce__(self):
+        # copy, deepcopy and pickle rebuild the optimizer from its arguments (a read-only mapping
+        # cannot be pickled), checking them again
+        return _rebuild, (type(self), self._public_hyperparameters())
 
     # -- what subclasses provide ---------------------------------------------------------------
     @staticmethod
@@ -68,9 +81,10 @@ class Optimizer:
 
         A ``None`` gradient leaves its parameter and that parameter's state (step count included)
         as they were. Errors are raised before anything is computed, so nothing half-updates.
-        With ``check_finite`` a NaN or infinite gradient, or an update that overflows, raises
-        FloatingPointError naming the parameter (the runner turns it off and tracks divergence
-        per row itself).
+        With ``check_finite`` a NaN or infinite gradient, or a step that makes a parameter or its
+        state NaN or infinite (an overflow, or a breakdown such as a negative variance), raises
+        FloatingPointError naming the parameter. The torch path's ``check_finite`` means the
+        same. (The runner turns it off and tracks divergence per row itself.)
         """
         named = _tree.leaves(params)
         _require_params(named)
@@ -87,7 +101,7 @@ class Optimizer:
             if not isinstance(leaf_state, dict):
                 raise ValueError(f"state for {path} is not a dict: was it made by init()?")
             if expected_keys is None:
-                expected_keys = set(self.init_leaf(np.zeros(1)))
+                expected_keys = self._state_keys()
             missing = expected_keys - set(leaf_state)
             if missing:
                 raise ValueError(
@@ -107,24 +121,36 @@ class Optimizer:
             with np.errstate(all="ignore"):  # overflow is reported below, by name
                 type(self).rule(param, grad, leaf_state, **self.hyperparameters)
             if check_finite and not all(np.isfinite(a).all() for a in (param, *_arrays(leaf_state))):
-                raise FloatingPointError(
-                    f"the {type(self).__name__} step made {path} or its state non-finite although "
-                    "its gradient was finite (step too large, or a numerical breakdown); params and "
-                    "state are left as they were"
-                )
+                raise _validate.non_finite_step(type(self).__name__, path)
             new_params.append(param)
             new_state.append(leaf_state)
         return _tree.rebuild(params, new_params), _tree.rebuild(params, new_state)
 
-    def _check_broadcast(self, param, path):
+    def _state_keys(self) -> set:
+        """The keys of a fresh state, from init_leaf on the smallest array that every array
+        hyperparameter broadcasts against (a sweep's initial values may be arrays too)."""
+        shape = np.broadcast_shapes(*(v.shape for _, v in self._array_hyperparameters()))
+        return set(self.init_leaf(np.zeros(shape)))
+
+    def _array_hyperparameters(self):
+        """(name, array) for every hyperparameter that is an array (a sweep), betas' entries too."""
         for name, value in self.hyperparameters.items():
             for v in value if isinstance(value, tuple) else (value,):
-                if isinstance(v, np.ndarray) and np.broadcast_shapes(v.shape, param.shape) != param.shape:
-                    raise ValueError(
-                        f"hyperparameter {name} has shape {v.shape}, which does not broadcast "
-                        f"against {path} of shape {param.shape}: a sweep needs a batch of "
-                        "parameters, one row per setting (broadcast the start point first)"
-                    )
+                if isinstance(v, np.ndarray):
+                    yield name, v
+
+    def _check_broadcast(self, param, path):
+        for name, v in self._array_hyperparameters():
+            if np.broadcast_shapes(v.shape, param.shape) != param.shape:
+                raise ValueError(
+                    f"hyperparameter {name} has shape {v.shape}, which does not broadcast "
+                    f"against {path} of shape {param.shape}: a sweep needs a batch of "
+                    "parameters, one row per setting (broadcast the start point first)"
+                )
+
+
+def _rebuild(cls, hyperparameters):
+    return cls(**hyperparameters)
 
 
 def _arrays(leaf_state):
@@ -156,9 +182,5 @@ def _gradient(grad, param, path, check_finite):
             f"{param.shape}"
         )
     if check_finite and not np.isfinite(grad).all():
-        count = int((~np.isfinite(grad)).sum())
-        raise FloatingPointError(
-            f"the gradient for {path} has {count} NaN or infinite entr{'y' if count == 1 else 'ies'}; "
-            "params and state are left as they were"
-        )
+        raise _validate.non_finite_gradient(path, int((~np.isfinite(grad)).sum()))
     return grad

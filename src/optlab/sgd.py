@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _ops, _validate
-from ._ops import add_, clone, is_active, scale_
+from ._ops import add_, clone, is_active, scale_, where
 from .base import Optimizer
 
 
@@ -37,7 +37,7 @@ def sgd_update(param, grad, state, *, lr, momentum, dampening, weight_decay, nes
             b = state["momentum_buffer"] = clone(g)
         else:
             add_(scale_(b, momentum), g, 1 - dampening)
-        g = g + momentum * b if nesterov else b
+        g = g + momentum * b if nesterov else where(momentum != 0, b, g)  # per row of a sweep
     add_(param, g, -lr)
     state["step"] += 1
 
@@ -64,10 +64,6 @@ class SGD(Optimizer):
         if h["nesterov"] and (not _all_positive(h["momentum"]) or is_active(h["dampening"])):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening "
                              "(momentum > 0 and dampening == 0)")
-        if is_active(h["dampening"]) and not isinstance(h["momentum"], float) \
-                and not _all_positive(h["momentum"]):
-            # a sweep row with momentum 0 would keep a damped buffer that torch would not have
-            raise ValueError("a momentum sweep that contains 0 needs dampening == 0")
         return h
 
     def init_leaf(self, param):
