@@ -174,9 +174,11 @@ def _as_object_array(value):
     """State arrays become 0-d object arrays (so the rule updates them in place); the rest stays."""
     if isinstance(value, np.ndarray):
         return np.array(_exact(value.item()), dtype=object)
+    if isinstance(value, sp.Basic):  # e.g. state={"exp_avg": m}: a moment given as a symbol
+        return np.array(value, dtype=object)
     if isinstance(value, float):
         return _exact(value)
-    return value
+    return value  # the step count (an int) and None (no momentum buffer yet) stay as they are
 
 
 def fixed_point(update, var: sp.Symbol):
