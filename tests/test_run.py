@@ -11,7 +11,7 @@ import pytest
 
 import optlab
 from optlab import plot
-from optlab.objectives import Beale, Quadratic, Rosenbrock, Saddle
+from optlab.objectives import Beale, Quadratic, Rosenbrock, Saddle, SparseLogistic
 from optlab.run import Trajectory, torch_trajectory, trajectory
 
 QUAD = Quadratic.ill_conditioned(10)
@@ -116,6 +116,51 @@ def test_momentum_sweep_divergence_does_not_poison_other_rows():
     assert np.isfinite(sweep.xs).all()
     np.testing.assert_array_equal(
         sweep.xs[:, 0], trajectory(optlab.Momentum(lr=1e-4, momentum=0.9), Rosenbrock(), -X0, 200).xs)
+
+
+def test_failed_flags_rows_that_get_nowhere_without_blowing_up():
+    # a logistic loss has bounded gradients: far too large a step bounces around, never blows up
+    problem = SparseLogistic(n_samples=200, n_features=5, seed=1)
+    w0, lrs = np.zeros(5), np.geomspace(0.1, 1000, 9)
+    sweep = trajectory(optlab.GD(lr=lrs[:, None]), problem, w0, 50)
+    assert not sweep.diverged.any()
+    # the start's loss is log 2 (every margin is 0); each row's end from its own single run
+    finals = np.array([trajectory(optlab.GD(lr=lr), problem, w0, 50).final_value for lr in lrs])
+    expected = finals >= np.log(2)
+    assert expected.any() and not expected.all()
+    np.testing.assert_array_equal(sweep.failed(), expected)
+    # with a target: failed where the row ended above it
+    target = problem.min_value + 1e-3
+    np.testing.assert_array_equal(sweep.failed(target), finals > target)
+    np.testing.assert_array_equal(sweep.failed(np.full(9, target)), finals > target)
+    # a single run gives a bool
+    single = trajectory(optlab.GD(lr=1000.0), problem, w0, 50)
+    assert single.failed() is True and single.diverged is False
+    assert trajectory(optlab.GD(lr=1.0), problem, w0, 50).failed() is False
+    # a run that starts at the minimum (gradient exactly 0) got nowhere, but it is at the target
+    at_min = trajectory(optlab.GD(lr=0.1), QUAD, np.zeros(2), 5)
+    assert at_min.failed() is True and at_min.failed(target=0.0) is False
+
+
+def test_failed_includes_diverged_rows():
+    lrs = np.array([0.1, 0.25])  # 2/L = 0.2 on QUAD
+    sweep = trajectory(optlab.GD(lr=lrs[:, None]), QUAD, np.array([0.0, 1.0]), 100)
+    assert sweep.diverged.tolist() == [False, True]
+    assert sweep.failed().tolist() == [False, True]
+    assert sweep.failed(target=1e300).tolist() == [False, True]   # a blown-up row never reaches it
+
+
+def test_failed_rejects_a_bad_target():
+    sweep = trajectory(optlab.GD(lr=np.array([0.1, 0.15])[:, None]), QUAD, X0, 5)
+    before = sweep.failed(1.0).copy()
+    for bad in (np.nan, np.inf, [0.1, np.nan], "low"):
+        with pytest.raises(ValueError, match="target must be finite"):
+            sweep.failed(bad)
+    with pytest.raises(ValueError, match=r"target of shape \(3,\) does not broadcast"):
+        sweep.failed(np.ones(3))
+    with pytest.raises(ValueError, match=r"target of shape \(2, 1\) does not broadcast"):
+        sweep.failed(np.ones((2, 1)))     # would widen the batch to (2, 2)
+    np.testing.assert_array_equal(sweep.failed(1.0), before)
 
 
 def test_grad_noise_is_deterministic_given_seed():

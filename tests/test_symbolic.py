@@ -208,3 +208,13 @@ def test_every_rule_has_an_algorithm_box(rule):
 def test_a_rule_without_a_box_is_an_error():
     with pytest.raises(ValueError, match="no '.. math::' block"):
         algorithm_box_latex(lambda: None)
+
+
+def test_run_rule_starts_the_state_from_symbolic_hyperparameters_or_a_given_state():
+    g, gamma, tau = sp.symbols("g gamma tau", positive=True)
+    expected = -gamma * g / sp.sqrt(g ** 2 + tau)           # AdaGrad's first step from S_0 = tau
+    from_hyperparameter, _ = run_rule(optlab.Adagrad(), [g], lr=gamma, eps=0,
+                                      initial_accumulator_value=tau)
+    from_state, _ = run_rule(optlab.Adagrad(), [g], lr=gamma, eps=0, state={"step": 0, "sum": tau})
+    assert sp.simplify(from_hyperparameter[1] - expected) == 0
+    assert sp.simplify(from_state[1] - expected) == 0

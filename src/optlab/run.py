@@ -7,7 +7,9 @@ Hyperparameters that are arrays broadcast against the start point, so the second
 learning rates at once and ``sweep.xs[:, i]`` is exactly the run with ``lr[i]``. A row that
 diverges (a non-finite gradient or iterate, or a value beyond the blow-up threshold) is flagged
 in ``diverged``/``diverged_at`` and frozen at its last good point; ``summary()`` and the repr say
-how many rows diverged, so a sweep never hides a blow-up behind NaNs.
+how many rows diverged, so a sweep never hides a blow-up behind NaNs. A row can also fail without
+blowing up (bounded gradients, a run that bounces around): ``failed()`` flags the rows that
+diverged or ended no lower than they started (or above a given target).
 """
 
 from __future__ import annotations
@@ -44,6 +46,38 @@ class Trajectory:
     @property
     def steps(self) -> int:
         return self.xs.shape[0] - 1
+
+    def failed(self, target=None) -> np.ndarray | bool:
+        """Per row: did the run fail to converge? ``diverged`` only catches a blow-up; this
+        also catches a row that stays finite but gets nowhere.
+
+        Without `target`, a row failed when it diverged or ended no lower than it started,
+        f(x_T) ≥ f(x₀). With `target` (a finite number, or an array that broadcasts against the
+        batch, e.g. f* + a tolerance), a row failed when it diverged or ended above it,
+        f(x_T) > target. A loss with bounded gradients (logistic regression) never blows up, so a
+        far too large learning rate leaves ``diverged`` False while the run bounces around at a
+        loss above its start: ``failed()`` flags it. A bool for a single run.
+        """
+        batch = self.values.shape[1:]
+        if target is None:
+            bad = self.values[-1] >= self.values[0]
+        else:
+            try:
+                limit = np.asarray(target, dtype=float)
+            except (TypeError, ValueError):
+                raise ValueError(f"target must be finite, got {target!r}") from None
+            if not np.isfinite(limit).all():
+                raise ValueError(f"target must be finite, got {target!r}")
+            try:
+                shape = np.broadcast_shapes(limit.shape, batch)
+            except ValueError:
+                shape = None
+            if shape != batch:
+                raise ValueError(f"target of shape {limit.shape} does not broadcast against the "
+                                 f"batch shape {batch} of this trajectory")
+            bad = self.values[-1] > limit
+        bad = np.asarray(self.diverged) | bad
+        return bool(bad) if not batch else bad
 
     def summary(self) -> str:
         batch = self.xs.shape[1:-1]

@@ -146,7 +146,14 @@ def run_rule(opt, grads, param=0, steps: int | None = None, *, state: dict | Non
         steps = len(grads)
         gradient = lambda theta, k: grads[k - 1]  # noqa: E731
     theta = np.array(sp.sympify(param), dtype=object)
-    leaf = opt.init_leaf(theta) if state is None else dict(state)
+    if state is None:
+        # init_leaf reads only self.hyperparameters: hand it the symbolic ones, so that e.g.
+        # Adagrad's accumulator starts at a symbolic initial_accumulator_value
+        from types import SimpleNamespace
+
+        leaf = type(opt).init_leaf(SimpleNamespace(hyperparameters=hyperparameters), theta)
+    else:
+        leaf = dict(state)
     leaf = {k: _as_object_array(v) for k, v in leaf.items()}
     thetas = [theta.item()]
     for k in range(1, steps + 1):
