@@ -83,9 +83,9 @@ def test_resume_from_the_other_library_continues_as_torch(case, direction, defau
     """BEFORE steps in one library, torch.save / torch.load of its state_dict, AFTER steps in the
     other: the parameters (float64, and a complex128 one) equal an uninterrupted torch.optim run."""
     name, kwargs = case
-    if name == "NAdam" and default_dtype == torch.float32:
-        pytest.skip("torch keeps NAdam's μ product in float32 here and optlab in float64 "
-                    "(documented; test_conformance bounds the gap); the float64 run checks NAdam")
+    # torch keeps NAdam's μ product in float32 under the float32 default dtype and optlab in
+    # float64 (documented in nadam_update): measured gap 4e-11 after 15 steps; exact otherwise
+    rtol, atol = (1e-9, 1e-11) if name == "NAdam" and default_dtype == torch.float32 else (1e-12, 1e-14)
     reference = start() + [complex_parameter((4,), seed=5)]
     run(torch_opt(name, kwargs, reference), reference, 0, BEFORE + AFTER)
 
@@ -97,7 +97,7 @@ def test_resume_from_the_other_library_continues_as_torch(case, direction, defau
     resumed = second(name, kwargs, params)
     resumed.load_state_dict(saved(interrupted))
     run(resumed, params, BEFORE, BEFORE + AFTER)
-    torch.testing.assert_close(params, reference, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(params, reference, rtol=rtol, atol=atol)
 
 
 def test_resumed_step_counts_are_python_numbers_and_continue():
