@@ -82,44 +82,10 @@ def test_fixed_point_of_an_ema_and_of_a_damped_buffer():
         fixed_point(b ** 2, b)
 
 
-# -- adam_step and adam_update_expr (chapters 06 and 07) -------------------------------------
-
-def _optlab_adam_steps(grads, **hyperparameters):
-    import optlab
-
-    opt = optlab.Adam(**hyperparameters)
-    theta = np.zeros(1)
-    state = opt.init(theta)
-    changes = []
-    for g in grads:
-        new, state = opt.step(theta, np.array([g]), state)
-        changes.append(float(new[0] - theta[0]))
-        theta = new
-    return changes
-
-
-@pytest.mark.parametrize("amsgrad", [False, True])
-def test_adam_update_expr_matches_optlab_adam_step_by_step(amsgrad):
-    from optlab.symbolic import adam_update_expr
-
-    grads = [0.3, -1.2, 2.5, 0.01, -0.7, 4.0]
-    changes = _optlab_adam_steps(grads, lr=0.1, betas=(0.8, 0.95), eps=1e-3, amsgrad=amsgrad)
-    for t in range(1, len(grads) + 1):
-        expected = float(adam_update_expr(grads[:t], 0.1, 0.8, 0.95, 1e-3, amsgrad=amsgrad))
-        assert changes[t - 1] == pytest.approx(expected, rel=1e-12)
-
-
-def test_adam_update_expr_first_step_with_and_without_bias_correction():
-    from optlab.symbolic import adam_update_expr
-
-    a, b1, b2, g = sp.symbols("alpha beta1 beta2 g", positive=True)
-    assert sp.simplify(adam_update_expr([g], a, b1, b2) + a) == 0
-    assert sp.simplify(adam_update_expr([g], a, b1, b2, bias_correction=False)
-                       + a * (1 - b1) / sp.sqrt(1 - b2)) == 0
-
+# -- adam_step: the ε placements of other libraries (chapter 06) -------------------------------
 
 def test_adam_step_eps_placements_for_any_t():
-    from optlab.symbolic import adam_step, adam_update_expr
+    from optlab.symbolic import adam_step
 
     m = sp.Symbol("m", real=True)
     v, c1, c2, a, eps = sp.symbols("v c1 c2 alpha epsilon", positive=True)
@@ -134,8 +100,6 @@ def test_adam_step_eps_placements_for_any_t():
                        + (a / c1) * m / (sp.sqrt(v) / sp.sqrt(c2) + eps)) == 0
     with pytest.raises(ValueError, match="eps_mode"):
         adam_step(m, v, c1, c2, a, eps_mode="outside")
-    with pytest.raises(ValueError, match="at least one"):
-        adam_update_expr([], a, 0.9, 0.999)
 
 
 # -- run_rule: the optimizers' own rules on SymPy values -----------------------------------------

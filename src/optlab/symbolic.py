@@ -203,7 +203,9 @@ def fixed_point(update, var: sp.Symbol):
     return sp.simplify(update.subs(var, 0) / (1 - slope))
 
 
-# -- Adam's update, symbolically (chapters 06 and 07; the EMA helpers are further down) ----------
+# -- where ε goes: the forms of Adam's step in other libraries (chapter 06) ----------------------
+# optlab's own Adam is run symbolically with run_rule; adam_step writes the step from given moments
+# for the ε placements optlab does not implement (TensorFlow/Keras, MXNet, optax's eps_root).
 
 def adam_step(m, v, c1, c2, lr, eps=0, eps_mode: str = "after_correction"):
     r"""Adam's change ``θ_t − θ_{t−1}`` from its moments ``m_t, v_t`` and corrections ``c₁, c₂``.
@@ -231,33 +233,7 @@ def adam_step(m, v, c1, c2, lr, eps=0, eps_mode: str = "after_correction"):
     return -lr * (m / c1) / sp.sqrt(v / c2 + eps)
 
 
-def adam_update_expr(grads: Sequence, lr, beta1, beta2, eps=0, *, bias_correction: bool = True,
-                     eps_mode: str = "after_correction", amsgrad: bool = False):
-    r"""The change ``θ_t − θ_{t−1}`` that Adam makes at step ``t = len(grads)``, from m₀ = v₀ = 0.
-
-    ``grads`` are the gradients g₁..g_t (symbols, expressions or numbers), unrolled through
-    ``m_t = β₁m_{t−1} + (1−β₁)g_t`` and ``v_t = β₂v_{t−1} + (1−β₂)g_t²``; the step is then
-    :func:`adam_step` with ``c₁ = 1−β₁^t``, ``c₂ = 1−β₂^t`` (both 1 when ``bias_correction`` is
-    False) and ε placed by ``eps_mode``. ``amsgrad`` replaces v by its running maximum (of the
-    raw v, PyTorch's choice) before the correction. Returns a SymPy expression (evaluate numbers
-    with ``float(...)``).
-    """
-    grads = [sp.sympify(g) for g in grads]
-    if not grads:
-        raise ValueError("grads must hold at least one gradient (the step number is len(grads))")
-    beta1, beta2 = sp.sympify(beta1), sp.sympify(beta2)
-    m = v = v_max = sp.Integer(0)
-    for g in grads:
-        m = beta1 * m + (1 - beta1) * g
-        v = beta2 * v + (1 - beta2) * g ** 2
-        v_max = sp.Max(v_max, v) if amsgrad else v
-    t = len(grads)
-    c1 = 1 - beta1 ** t if bias_correction else 1
-    c2 = 1 - beta2 ** t if bias_correction else 1
-    return adam_step(m, v_max, c1, c2, lr, eps, eps_mode)
-
-
-__all__ += ["adam_step", "adam_update_expr"]
+__all__ += ["adam_step"]
 
 
 # -- exponential moving averages (RMSProp, Adam) ------------------------------------------------
