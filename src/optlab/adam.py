@@ -32,20 +32,21 @@ def adam_update(param, grad, state, *, lr, betas, eps, weight_decay, amsgrad, ma
        \begin{aligned}
        &\textbf{input}: \gamma \text{ (lr)},\ \beta_1, \beta_2,\ \epsilon,
             \ \lambda \text{ (weight decay)},\ \textit{amsgrad},\ \textit{decoupled};
-            \quad m_0, v_0, \hat v^{\max}_0 \leftarrow 0 \\
+            \quad m_0, v_0, v^{\max}_0 \leftarrow 0 \\
        &g_t \leftarrow -g_t \quad \text{if maximize} \\
        &\text{if decoupled: } \theta_{t-1} \leftarrow \theta_{t-1}(1 - \gamma\lambda)
             \quad \text{else } g_t \leftarrow g_t + \lambda\theta_{t-1} \\
        &m_t \leftarrow \beta_1 m_{t-1} + (1-\beta_1) g_t \\
        &v_t \leftarrow \beta_2 v_{t-1} + (1-\beta_2) g_t^2 \\
-       &\text{if amsgrad: } v^{\max}_t \leftarrow \max(v^{\max}_{t-1}, v_t),
-            \quad v_t \leftarrow v^{\max}_t \\
+       &\hat v_t \leftarrow v_t \quad \text{or, if amsgrad: }
+            v^{\max}_t \leftarrow \max(v^{\max}_{t-1}, v_t),\ \hat v_t \leftarrow v^{\max}_t \\
        &\theta_t \leftarrow \theta_{t-1} - \frac{\gamma}{1-\beta_1^t}\,
-            \frac{m_t}{\sqrt{v_t}/\sqrt{1-\beta_2^t} + \epsilon}
+            \frac{m_t}{\sqrt{\hat v_t}/\sqrt{1-\beta_2^t} + \epsilon}
        \end{aligned}
 
     ε is added after the bias correction of √v (Kingma and Ba's Algorithm 1 adds it to
-    √v̂ as well). AMSGrad takes the maximum of the raw v, keeps the bias correction, and so
+    √v̂ as well). The EMA v_t itself stays raw: the running maximum only enters the denominator.
+    AMSGrad takes the maximum of the raw v, keeps the bias correction, and so
     differs from Reddi et al.'s Algorithm 2, which has none.
     """
     beta1, beta2 = betas
