@@ -38,10 +38,10 @@ def adam_update(param, grad, state, *, lr, betas, eps, weight_decay, amsgrad, ma
             \quad \text{else } g_t \leftarrow g_t + \lambda\theta_{t-1} \\
        &m_t \leftarrow \beta_1 m_{t-1} + (1-\beta_1) g_t \\
        &v_t \leftarrow \beta_2 v_{t-1} + (1-\beta_2) g_t^2 \\
-       &\hat v_t \leftarrow v_t \quad \text{or, if amsgrad: }
-            v^{\max}_t \leftarrow \max(v^{\max}_{t-1}, v_t),\ \hat v_t \leftarrow v^{\max}_t \\
+       &\tilde v_t \leftarrow v_t \quad \text{or, if amsgrad: }
+            v^{\max}_t \leftarrow \max(v^{\max}_{t-1}, v_t),\ \tilde v_t \leftarrow v^{\max}_t \\
        &\theta_t \leftarrow \theta_{t-1} - \frac{\gamma}{1-\beta_1^t}\,
-            \frac{m_t}{\sqrt{\hat v_t}/\sqrt{1-\beta_2^t} + \epsilon}
+            \frac{m_t}{\sqrt{\tilde v_t}/\sqrt{1-\beta_2^t} + \epsilon}
        \end{aligned}
 
     ε is added after the bias correction of √v (Kingma and Ba's Algorithm 1 adds it to
