@@ -50,7 +50,11 @@ def colab_cell_source(url: str | None = None, ref: str | None = None) -> str:
 
 def toc_files() -> list[str]:
     """Every `file:` entry of _toc.yml (root excluded), at any depth."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    return toc_entries(yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8")))
+
+
+def toc_entries(toc: dict) -> list[str]:
+    """Every `file:` entry of a parsed _toc.yml (root excluded), at any depth."""
     found: list[str] = []
 
     def walk(node) -> None:

@@ -48,7 +48,7 @@ import pytest
 import yaml
 
 import colab_runtime as rt
-from test_colab_cell import chapter_notebooks, colab_cell_source
+from test_colab_cell import chapter_notebooks, colab_cell_source, toc_entries
 
 ROOT = rt.ROOT
 GIT = shutil.which("git")
@@ -83,20 +83,7 @@ def _head_chapters() -> list[str]:
     files = set(_git("ls-tree", "-r", "--name-only", "HEAD").splitlines())
     chapters = {f for f in files if re.fullmatch(r"chapters/[^/]+\.ipynb", f)}
     if "_toc.yml" in files:
-        toc = yaml.safe_load(_git("show", "HEAD:_toc.yml")) or {}
-        entries: list[str] = []
-
-        def walk(node) -> None:
-            if isinstance(node, dict):
-                if "file" in node:
-                    entries.append(str(node["file"]))
-                for value in node.values():
-                    walk(value)
-            elif isinstance(node, list):
-                for item in node:
-                    walk(item)
-
-        walk({k: v for k, v in toc.items() if k != "root"})
+        entries = toc_entries(yaml.safe_load(_git("show", "HEAD:_toc.yml")) or {})
         chapters |= {e if e.endswith(".ipynb") else e + ".ipynb" for e in entries
                      if (e if e.endswith(".ipynb") else e + ".ipynb") in files}
     return sorted(chapters)
