@@ -5,7 +5,9 @@
     state = opt.init(x)
     x, state = opt.step(x, grad, state)   # pure: x and state are new objects
 
-The torch path, ``optlab.torch_optimizer(opt, model.parameters())``, imports torch on first use.
+The torch path, ``optlab.torch_optimizer(opt, model.parameters())``, imports torch on first use,
+as do batched training (``optlab.train_batched``, ``optlab.grid``; see optlab.train) and its data
+sets and models (``optlab.datasets``, ``optlab.models``).
 """
 
 from .adagrad import Adagrad, adagrad_update
@@ -28,3 +30,14 @@ def torch_optimizer(opt, params, *, check_finite: bool = True):
     from .torch_adapter import torch_optimizer as make
 
     return make(opt, params, check_finite=check_finite)
+
+
+_LAZY = {"train_batched": "train", "grid": "train"}  # names whose modules import torch
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'optlab' has no attribute {name!r}")

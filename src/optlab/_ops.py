@@ -7,7 +7,14 @@ fused steps an optimizer needs and pick the library's best kernel for each. Ever
 in ``_`` changes its first argument in place and returns it.
 
 Hyperparameters may be NumPy arrays that broadcast against a batch of parameters on the NumPy
-path; the torch path takes Python floats (as torch.optim's kernels do).
+path. On the torch path they are Python floats (as torch.optim's kernels take), and then every
+helper calls the very kernel torch.optim calls; or torch tensors that broadcast against a batch of
+parameters (``optlab.train`` trains N configurations at once with lr of shape (N, 1, ..., 1)).
+torch's fused kernels take only numbers as their ``alpha``/``value``, so with a tensor the
+helpers fold the factor into an operand, in the order the kernel multiplies
+(``addcdiv_(t1, t2, value=v)`` computes x + (v·t1)/t2, so ``addcdiv_(v * t1, t2)`` rounds as it
+does); a row then equals its float run to the last bit or two, not always bit for bit. The float
+path is unchanged.
 
 A third kind of value runs through the same rules: NumPy arrays of dtype ``object`` holding SymPy
 expressions (``optlab.symbolic.run_rule`` makes them). NumPy's in-place operators work on them
@@ -34,6 +41,11 @@ def _is_symbolic(x) -> bool:
     return type(x).__module__.startswith("sympy")
 
 
+def _is_tensor(x) -> bool:
+    torch = sys.modules.get("torch")  # no tensor can exist before torch is imported
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
 def _sympy():
     return sys.modules["sympy"]  # a symbolic value exists, so sympy is already imported
 
@@ -42,6 +54,8 @@ def is_active(hyperparameter) -> bool:
     """True when a hyperparameter (float or array) is non-zero somewhere, i.e. its term runs."""
     if isinstance(hyperparameter, (bool, int, float)):
         return hyperparameter != 0
+    if _is_tensor(hyperparameter):
+        return bool((hyperparameter != 0).any())
     return bool(np.any(np.asarray(hyperparameter) != 0))
 
 
@@ -82,6 +96,8 @@ def add_(x, y, scale=1.0):
     if _is_numpy(x):
         x += scale * y
         return x
+    if _is_tensor(scale):
+        return x.addcmul_(y, scale)  # x + y·scale; add_'s alpha must be a number
     return x.add_(y, alpha=scale)
 
 
@@ -90,6 +106,8 @@ def add_ratio_(x, numerator, denominator, scale=1.0):
     if _is_numpy(x):
         x += scale * (numerator / denominator)
         return x
+    if _is_tensor(scale):  # addcdiv_ computes x + (value·numerator)/denominator: the same order
+        return x.addcdiv_(scale * numerator, denominator)
     return x.addcdiv_(numerator, denominator, value=scale)
 
 
@@ -116,6 +134,8 @@ def ema_square_(average, x, decay):
         average *= decay
         average += (1 - decay) * (x * x)
         return average
+    if _is_tensor(decay):  # addcmul_ computes a + (value·x)·x: the same order
+        return average.mul_(decay).addcmul_((1 - decay) * x, x)
     return average.mul_(decay).addcmul_(x, x, value=1 - decay)
 
 
@@ -136,6 +156,9 @@ def where(condition, if_true, if_false):
             and condition not in (True, False):
         sp = _sympy()
         return sp.Piecewise((if_true, condition), (if_false, True))
+    if _is_tensor(condition) and condition.ndim > 0:
+        torch = sys.modules["torch"]
+        return torch.where(condition, if_true, if_false)
     if np.ndim(condition) == 0:
         return if_true if bool(condition) else if_false
     return np.where(condition, if_true, if_false)
