@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Build the book into _build/html. Warnings are errors (-W), references are checked (-n).
-# The old site is removed and every page rebuilt (--all), so every notebook is executed again
-# against the current src/optlab (execute_notebooks: force only applies to pages Sphinx
-# re-reads) and no page of a chapter taken out of _toc.yml lingers.
+# The old site is removed and every page rebuilt (--all), so no page of a chapter taken out of
+# _toc.yml lingers. Notebooks are shown with their stored outputs (_config.yml explains why);
+# the test command checks that those outputs reproduce.
 # Extra arguments go to `jupyter-book build`.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
