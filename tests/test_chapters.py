@@ -18,7 +18,8 @@ from test_colab_cell import ROOT, toc_files
 
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
 # the order of the lineage, which the table of contents must follow
-LINEAGE = ["gradient_descent", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw_amsgrad"]
+LINEAGE = ["gradient_descent", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw_amsgrad",
+           "optimizers_at_work"]
 
 
 def cells(path: Path, kind: str) -> list[str]:
@@ -32,7 +33,11 @@ def test_the_table_of_contents_follows_the_lineage():
     assert [p.stem for p in CHAPTERS] == [Path(c).stem for c in chapters]
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+# every page the site shows from its stored outputs (chapters and appendix pages)
+PAGES = CHAPTERS + sorted((ROOT / "appendix").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", PAGES, ids=lambda p: p.stem)
 def test_outputs_were_made_top_to_bottom_in_one_kernel(path):
     notebook = json.loads(path.read_text(encoding="utf-8"))
     counts = [c["execution_count"] for c in notebook["cells"]
