@@ -5,7 +5,8 @@ on the CPU or on CUDA. Hyperparameters live in ``param_groups`` under torch's na
 learning-rate schedulers drive them, and ``state_dict`` / ``load_state_dict`` come from
 ``torch.optim.Optimizer``. Checkpoints travel both ways: a torch.optim checkpoint of the same
 algorithm loads here and continues as torch.optim would, and this optimizer's checkpoint loads
-into torch.optim. This module imports torch, as do optlab.train, .models and .datasets; `import optlab` does not.
+into torch.optim. This module imports torch, as do optlab.train, .models and .datasets;
+`import optlab` does not.
 
 The bookkeeping that keeps the rules the same arithmetic on both paths lives here:
 
