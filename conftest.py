@@ -6,6 +6,10 @@ nbval 0.11 sends every cell with ``store_history=False``, and IPython decides wh
 cell ending in ``plot.curves(...);`` therefore returns an ``<Axes ...>`` result that the stored
 notebook (made by Jupyter, or by the book build, both with history) does not have, and strict
 nbval fails. Upstream: computationalmodelling/nbval#194, ipython/ipython#14162.
+
+The test command runs on two workers (pytest-xdist, ``--dist loadscope``): a scope is a test
+module or a notebook, so a notebook's cells, one kernel's history, run in order in one process.
+(``loadgroup`` would split notebooks: with pytest 9 xdist 3.8 can no longer rename node ids.)
 """
 
 from __future__ import annotations
