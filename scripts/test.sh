@@ -16,4 +16,4 @@ paths=(tests)
 for arg in "$@"; do
     if [[ "$arg" != -* && -e "$arg" ]]; then paths=(); break; fi   # caller chose the paths
 done
-exec "$PY" -m pytest -n "${OPTLAB_TEST_WORKERS:-2}" --dist loadscope --nbval --nbval-sanitize-with sanitize.cfg ${paths[@]+"${paths[@]}"} "$@"
+exec "$PY" -m pytest -n "${OPTLAB_TEST_WORKERS:-2}" --dist loadscope --no-loadscope-reorder --nbval --nbval-sanitize-with sanitize.cfg ${paths[@]+"${paths[@]}"} "$@"
