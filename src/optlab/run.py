@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .schedules import Schedule
+
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Trajectory:
@@ -109,8 +111,12 @@ def trajectory(opt, objective, x0, steps, *, grad_noise=None, seed=None, lr_sche
     grad_noise: standard deviation of Gaussian noise added to every gradient (a stand-in for
     minibatch noise), drawn from ``np.random.default_rng(seed)``: every row gets its own noise,
     so a noisy sweep row is not the single noisy run with the same seed.
-    lr_schedule: t ↦ learning rate; step t (1-based) uses ``opt.replace(lr=lr_schedule(t))``
-    and the optimizer state carries over.
+    lr_schedule: an ``optlab.schedules`` schedule, or a callable t ↦ learning rate. With a
+    schedule ``s``, step t (1-based) uses the lr ``s(lr, t - 1)``, ``lr`` the optimizer's own
+    (a float or an array of a sweep: each row gets its own base lr), which is the run torch's
+    scheduler stepped once per optimizer step makes. With a callable, step t uses
+    ``lr_schedule(t)``. Either way the step is ``opt.replace(lr=...)`` and the optimizer state
+    carries over.
     blowup: a row diverges when |f(x_t)| > blowup · (1 + |f(x₀)|), or on any non-finite gradient,
     iterate or value. ``None`` keeps only the non-finite test.
     """
@@ -119,6 +125,11 @@ def trajectory(opt, objective, x0, steps, *, grad_noise=None, seed=None, lr_sche
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
     shapes = [x0.shape, *_hyperparameter_shapes(opt)]
+    if isinstance(lr_schedule, Schedule):
+        schedule, base_lr = lr_schedule, opt.hyperparameters["lr"]
+        lr_schedule = lambda t: schedule(base_lr, t - 1)  # noqa: E731
+        if steps:
+            lr_schedule(steps)  # a schedule with an end (OneCycleLR) fails now, not mid-run
     if lr_schedule is not None:
         shapes.append(np.shape(lr_schedule(1)))
     try:
