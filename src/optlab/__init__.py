@@ -15,12 +15,14 @@ from .adam import (AMSGrad, Adam, Adamax, AdamW, NAdam, RAdam, adam_update, adam
                    nadam_update, radam_update)
 from .base import Optimizer
 from .rmsprop import RMSprop, rmsprop_update
-from .sgd import GD, SGD, Momentum, Nesterov, sgd_update
+from . import schedules
+from .sgd import GD, SGD, SGDW, Momentum, Nesterov, sgd_update
 
 __all__ = [
-    "Optimizer", "SGD", "GD", "Momentum", "Nesterov", "Adagrad", "RMSprop", "Adam", "AdamW",
-    "AMSGrad", "Adamax", "NAdam", "RAdam", "sgd_update", "adagrad_update", "rmsprop_update",
-    "adam_update", "adamax_update", "nadam_update", "radam_update", "torch_optimizer",
+    "Optimizer", "SGD", "GD", "Momentum", "Nesterov", "SGDW", "Adagrad", "RMSprop", "Adam",
+    "AdamW", "AMSGrad", "Adamax", "NAdam", "RAdam", "sgd_update", "adagrad_update",
+    "rmsprop_update", "adam_update", "adamax_update", "nadam_update", "radam_update",
+    "torch_optimizer",
 ]
 __version__ = "0.1.0"
 

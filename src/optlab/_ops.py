@@ -150,6 +150,22 @@ def maximum_(x, y):
     return torch.maximum(x, y, out=x)
 
 
+def apply_weight_decay(param, grad, lr, weight_decay, decoupled):
+    """Weight decay two ways, for every rule that has it: returns the gradient to use.
+
+    L2 (``decoupled`` False): the gradient g + λθ, a new array; ``param`` is untouched.
+    Decoupled: θ ← θ(1 − γλ) in place, and the gradient unchanged (AdamW's and SGDW's decay,
+    Loshchilov and Hutter 2019, with PyTorch's γλ in place of the paper's η_t λ).
+    With λ = 0 everywhere neither runs, so a rule without decay does no extra arithmetic.
+    """
+    if not is_active(weight_decay):
+        return grad
+    if decoupled:
+        scale_(param, 1 - lr * weight_decay)
+        return grad
+    return grad + weight_decay * param
+
+
 def where(condition, if_true, if_false):
     """A branch on a (possibly array) scalar condition such as RAdam's ρ_t > 5."""
     if _is_symbolic(condition) and not isinstance(condition, np.ndarray) \

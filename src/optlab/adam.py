@@ -9,19 +9,9 @@ Reddi, Kale and Kumar (2018), Dozat (2016), Liu et al. (2020). The update order 
 from __future__ import annotations
 
 from . import _validate
-from ._ops import (absolute, add_, add_ratio_, ema_, ema_square_, is_active, maximum_, power,
-                   scale_, sqrt, where, zeros_like)
+from ._ops import (absolute, add_, add_ratio_, apply_weight_decay, ema_, ema_square_, maximum_,
+                   power, scale_, sqrt, where, zeros_like)
 from .base import Optimizer
-
-
-def _decay(param, grad, lr, weight_decay, decoupled):
-    """Weight decay two ways: L2 (add λθ to the gradient) or decoupled (shrink θ by γλ)."""
-    if not is_active(weight_decay):
-        return grad
-    if decoupled:
-        scale_(param, 1 - lr * weight_decay)
-        return grad
-    return grad + weight_decay * param
 
 
 def adam_update(param, grad, state, *, lr, betas, eps, weight_decay, amsgrad, maximize,
@@ -52,7 +42,7 @@ def adam_update(param, grad, state, *, lr, betas, eps, weight_decay, amsgrad, ma
     beta1, beta2 = betas
     state["step"] = t = state["step"] + 1
     g = -grad if maximize else grad
-    g = _decay(param, g, lr, weight_decay, decoupled_weight_decay)
+    g = apply_weight_decay(param, g, lr, weight_decay, decoupled_weight_decay)
     m = ema_(state["exp_avg"], g, beta1)
     v = ema_square_(state["exp_avg_sq"], g, beta2)
     if amsgrad:
@@ -128,7 +118,7 @@ def adamax_update(param, grad, state, *, lr, betas, eps, weight_decay, maximize)
     beta1, beta2 = betas
     state["step"] = t = state["step"] + 1
     g = -grad if maximize else grad
-    g = _decay(param, g, lr, weight_decay, decoupled=False)
+    g = apply_weight_decay(param, g, lr, weight_decay, decoupled=False)
     m = ema_(state["exp_avg"], g, beta1)
     u = maximum_(scale_(state["exp_inf"], beta2), absolute(g) + eps)
     add_ratio_(param, m, u, -lr / (1 - power(beta1, t)))
@@ -170,7 +160,7 @@ def nadam_update(param, grad, state, *, lr, betas, eps, weight_decay, momentum_d
     beta1, beta2 = betas
     state["step"] = t = state["step"] + 1
     g = -grad if maximize else grad
-    g = _decay(param, g, lr, weight_decay, decoupled_weight_decay)
+    g = apply_weight_decay(param, g, lr, weight_decay, decoupled_weight_decay)
     mu = beta1 * (1 - 0.5 * power(0.96, t * momentum_decay))
     mu_next = beta1 * (1 - 0.5 * power(0.96, (t + 1) * momentum_decay))
     state["mu_product"] = mu_product = state["mu_product"] * mu
@@ -226,7 +216,7 @@ def radam_update(param, grad, state, *, lr, betas, eps, weight_decay, decoupled_
     beta1, beta2 = betas
     state["step"] = t = state["step"] + 1
     g = -grad if maximize else grad
-    g = _decay(param, g, lr, weight_decay, decoupled_weight_decay)
+    g = apply_weight_decay(param, g, lr, weight_decay, decoupled_weight_decay)
     m = ema_(state["exp_avg"], g, beta1)
     v = ema_square_(state["exp_avg_sq"], g, beta2)
     bias_correction1 = 1 - power(beta1, t)
