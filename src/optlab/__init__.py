@@ -14,6 +14,9 @@ from .adagrad import Adagrad, adagrad_update
 from .adam import (AMSGrad, Adam, Adamax, AdamW, NAdam, RAdam, adam_update, adamax_update,
                    nadam_update, radam_update)
 from .base import Optimizer
+from .cautious import Cautious, CautiousOptimizer, cautious_update
+from .fadam import FAdam, fadam_update
+from .bounded import AdaBound, AdaMod, AMSBound, adabound_update, adamod_update
 from .rmsprop import RMSprop, rmsprop_update
 from . import schedules
 from .sgd import GD, SGD, SGDW, Momentum, Nesterov, sgd_update
@@ -23,6 +26,8 @@ __all__ = [
     "AdamW", "AMSGrad", "Adamax", "NAdam", "RAdam", "sgd_update", "adagrad_update",
     "rmsprop_update", "adam_update", "adamax_update", "nadam_update", "radam_update",
     "torch_optimizer",
+    "FAdam", "fadam_update", "Cautious", "CautiousOptimizer", "cautious_update",
+    "AdaBound", "AMSBound", "AdaMod", "adabound_update", "adamod_update",
 ]
 __version__ = "0.1.0"
 
