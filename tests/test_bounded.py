@@ -27,11 +27,11 @@ import pytest
 import torch
 
 import optlab
+from optimizer_cases import PACKAGE_WARNINGS, case_id, float64_torch  # noqa: F401  (a fixture)
 from optlab.objectives import Rosenbrock
 from optlab.run import trajectory
 
-# the packages call torch's deprecated add_(Number, Tensor) overloads
-pytestmark = pytest.mark.filterwarnings("ignore:This overload of:UserWarning")
+pytestmark = [PACKAGE_WARNINGS, pytest.mark.usefixtures("float64_torch")]
 
 STEPS = 200
 RTOL = 1e-12
@@ -55,19 +55,6 @@ ARGUMENTS = {
     ],
 }
 CASES = [(name, kwargs) for name, rows in ARGUMENTS.items() for kwargs in rows]
-
-
-def case_id(case):
-    name, kwargs = case
-    return name + "".join(f"-{k}={v}" for k, v in kwargs.items())
-
-
-@pytest.fixture(autouse=True)
-def float64_torch():
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
 
 
 # -- problems: a start (a list of arrays) and the exact gradient of a list of arrays ---------------
@@ -348,28 +335,7 @@ def test_numpy_state_is_plain_data_that_pickles_and_resumes(case):
     np.testing.assert_array_equal(rest, whole[120:])
 
 
-# -- 3. bad input ----------------------------------------------------------------------------------
-PACKAGE_CHECKS = [
-    ("AdaBound", dict(lr=-1.0)), ("AdaBound", dict(eps=-1.0)),
-    ("AdaBound", dict(betas=(1.0, 0.999))), ("AdaBound", dict(betas=(0.9, 1.0))),
-    ("AdaBound", dict(final_lr=-0.1)), ("AdaBound", dict(gamma=1.0)),
-    ("AdaBound", dict(gamma=-1e-3)),
-    ("AdaMod", dict(lr=-1.0)), ("AdaMod", dict(eps=-1.0)), ("AdaMod", dict(betas=(0.9, 1.5))),
-    ("AdaMod", dict(beta3=1.0)), ("AdaMod", dict(beta3=-0.5)),
-]
-
-
-@pytest.mark.parametrize("case", PACKAGE_CHECKS, ids=case_id)
-def test_bad_arguments_raise_the_packages_message_and_name_the_range(case):
-    name, kwargs = case
-    with pytest.raises(ValueError) as theirs:
-        REFERENCE[name]([torch.nn.Parameter(torch.zeros(1))], **kwargs)
-    with pytest.raises(ValueError) as ours:
-        getattr(optlab, name)(**kwargs)
-    assert str(ours.value).startswith(str(theirs.value)), (str(ours.value), str(theirs.value))
-    assert re.search(r"\((\w+(\[\d\])?) must (be >= |lie in )", str(ours.value)), str(ours.value)
-
-
+# -- 3. bad input (the packages' own checks, with their messages: test_contract.BAD_ARGUMENTS) --
 @pytest.mark.parametrize("kwargs,message", [
     (dict(gamma=0.0), "Invalid gamma parameter: 0.0 (gamma must lie in (0, 1)"),
     (dict(lr=0.0), "Invalid base learning rate: 0.0 (base_lr must be > 0"),
@@ -573,24 +539,7 @@ def test_adamods_package_cap_is_looser_than_the_papers_early_and_equal_later():
     assert ratios[20].min() > 1.5 and np.abs(ratios[-1] - 1).max() < 1e-6
 
 
-# -- 5. sweeps and SymPy: the same rule on arrays of settings and on expressions ----------------
-@pytest.mark.parametrize("name,hyperparameter,values", [
-    ("AdaBound", "final_lr", [0.01, 0.1, 0.5]), ("AdaBound", "gamma", [1e-3, 0.1, 0.9]),
-    ("AdaBound", "lr", [1e-3, 0.01, 0.1]), ("AdaBound", "base_lr", [1e-3, 0.01, 0.1]),
-    ("AMSBound", "eps", [1e-8, 1e-3, 0.1]), ("AdaMod", "beta3", [0.0, 0.9, 0.999]),
-    ("AdaMod", "weight_decay", [0.0, 0.05, 0.5]), ("AdaMod", "lr", [0.0, 0.01, 0.1]),
-])
-def test_a_sweep_row_is_its_single_run_bit_for_bit(name, hyperparameter, values):
-    start, grad = quadratic()
-    x0 = np.broadcast_to(start[0], (3, start[0].size))
-    batched = lambda ps: [np.stack([grad([row])[0] for row in ps[0]])]  # noqa: E731
-    sweep = run_numpy(getattr(optlab, name)(**{hyperparameter: np.array(values)[:, None]}),
-                      [x0], batched, steps=50)[0].reshape(50, 3, -1)
-    for i, value in enumerate(values):
-        single = run_numpy(getattr(optlab, name)(**{hyperparameter: value}), start, grad, 50)[0]
-        np.testing.assert_array_equal(sweep[:, i], single)
-
-
+# -- 5. SymPy: the same rule on expressions (sweeps: test_sweep_property, every hyperparameter) --
 @pytest.mark.parametrize("opt", [optlab.AdaBound(lr=0.1, gamma=0.5, weight_decay=0.1),
                                  optlab.AMSBound(lr=0.1), optlab.AdaMod(lr=0.1, beta3=0.5)],
                          ids=repr)

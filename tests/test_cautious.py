@@ -1,9 +1,7 @@
 """optlab.Cautious (Liang, Chen, Liu and Liu 2024) against the authors' C-AdamW and
 pytorch-optimizer's cautious Lion, and against the mask's defining properties."""
 
-import copy
 import math
-import pickle
 
 import numpy as np
 import pytest
@@ -12,6 +10,7 @@ import torch
 from pytorch_optimizer import Lion as ReferenceLion
 
 import optlab
+from optimizer_cases import assert_sweep_rows_equal_single_runs
 from optlab._ops import add_, apply_weight_decay, ema_, zeros_like
 from optlab.display import algorithm_box_latex
 from optlab.symbolic import run_rule
@@ -342,25 +341,15 @@ def test_cautious_heavy_ball_and_adam_on_a_quadratic():
 @pytest.mark.parametrize("rescale", ["count", "mean"])
 @pytest.mark.parametrize("base,name,values", [
     (optlab.Adam(), "lr", [0.0, 0.01, 0.1]),
-    (optlab.AdamW(lr=0.05), "weight_decay", [0.0, 0.05, 0.5]),
-    (optlab.SGD(lr=0.05, momentum=0.9), "momentum", [0.0, 0.5, 0.9]),
     (optlab.FAdam(lr=0.05), "clip", [0.1, 1.0, 1e9]),
 ], ids=lambda v: v if isinstance(v, str) else None)
 def test_sweep_rows_equal_single_runs_bit_for_bit(base, name, values, rescale):
-    """Each row's mask is counted over its own row (d = 4, not 12)."""
-    x0 = np.linspace(-1.0, 2.0, 4)
-    grad = lambda x: np.sin(3 * x) + 0.5 * x  # noqa: E731
-    sweep = optlab.Cautious(base.replace(**{name: np.array(values)[:, None]}), rescale=rescale)
-    x = np.tile(x0, (3, 1))
-    state = sweep.init(x)
-    for _ in range(30):
-        x, state = sweep.step(x, grad(x), state)
-    for row, value in enumerate(values):
-        single = optlab.Cautious(base.replace(**{name: value}), rescale=rescale)
-        y, s = x0.copy(), single.init(x0)
-        for _ in range(30):
-            y, s = single.step(y, grad(y), s)
-        np.testing.assert_array_equal(x[row], y, err_msg=f"{name} = {value}")
+    """Each row's mask is counted over its own row (d = 4, not 12). Cautious AdamW and SGD are
+    rows of optimizer_cases, swept in every hyperparameter by test_sweep_property."""
+    assert_sweep_rows_equal_single_runs(
+        optlab.Cautious(base.replace(**{name: np.array(values)[:, None]}), rescale=rescale),
+        [optlab.Cautious(base.replace(**{name: value}), rescale=rescale) for value in values],
+        np.linspace(-1.0, 2.0, 4), lambda x: np.sin(3 * x) + 0.5 * x, 30)
 
 
 @pytest.mark.parametrize("base", [optlab.AdamW(lr=0.02, weight_decay=0.1),
@@ -396,8 +385,7 @@ def test_api():
                          "weight_decay=0.1, amsgrad=False, maximize=False), rescale='mean')")
     assert opt.base.hyperparameters == optlab.AdamW(lr=0.01, weight_decay=0.1).hyperparameters
     assert type(optlab.Cautious(optlab.AdamW())) is type(opt)  # one class per wrapped class
-    for twin in (copy.copy(opt), copy.deepcopy(opt), pickle.loads(pickle.dumps(opt))):
-        assert type(twin) is type(opt) and repr(twin) == repr(opt)
+    # (copies and pickles: test_contract, for the rows of optimizer_cases)
     assert opt.replace(lr=0.5).hyperparameters["lr"] == 0.5
     assert set(opt.init(np.zeros(2))) == set(optlab.AdamW().init(np.zeros(2)))
     assert r"\phi_t" in algorithm_box_latex(type(opt).rule)

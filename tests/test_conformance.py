@@ -1,24 +1,21 @@
-"""optlab's NumPy path and torch path against torch.optim (single-tensor, foreach=False)."""
+"""optlab's NumPy path and torch path against torch.optim (single-tensor, foreach=False), and
+against the authors' packages for AdaBound and AdaMod: the rows of ``optimizer_cases`` that have
+a reference (``TORCH_CASES``)."""
 
 import numpy as np
 import pytest
 import torch
 
 import optlab
-from optimizer_cases import CASES, TORCH, case_id, make
+from optimizer_cases import (CASES, PACKAGE_WARNINGS, TORCH, TORCH_CASES, case_id,
+                             float64_torch, make)  # noqa: F401  (a fixture, used by name)
+
+pytestmark = PACKAGE_WARNINGS
+FLOAT64 = pytest.mark.usefixtures("float64_torch")
 
 STEPS = 200
 TOLERANCE = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=1e-5, atol=1e-6)}
 SHAPES = [(3, 4), (5,)]
-
-
-@pytest.fixture
-def float64_torch():
-    """torch keeps some scalars (NAdam's μ product) in the default dtype: make it float64."""
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
 
 
 def gradient_sequence(dtype, steps=STEPS, seed=0):
@@ -71,8 +68,9 @@ def assert_histories_close(ours, theirs, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
-@pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_numpy_path_matches_torch(case, dtype, float64_torch):
+@pytest.mark.parametrize("case", TORCH_CASES, ids=case_id)
+@FLOAT64
+def test_numpy_path_matches_torch(case, dtype):
     name, kwargs = case
     params, grads = start_params(dtype), gradient_sequence(dtype)
     ours, _ = run_numpy(name, kwargs, params, grads)
@@ -81,8 +79,9 @@ def test_numpy_path_matches_torch(case, dtype, float64_torch):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
-@pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_torch_path_matches_torch(case, dtype, float64_torch):
+@pytest.mark.parametrize("case", TORCH_CASES, ids=case_id)
+@FLOAT64
+def test_torch_path_matches_torch(case, dtype):
     name, kwargs = case
     params, grads = start_params(dtype), gradient_sequence(dtype, steps=50)
     theirs, _ = run_torch(name, kwargs, params, grads)
@@ -97,8 +96,9 @@ def test_torch_path_matches_torch(case, dtype, float64_torch):
     assert_histories_close(ours, theirs, dtype)
 
 
-@pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_none_gradient_skips_and_steps_are_counted_per_parameter(case, float64_torch):
+@pytest.mark.parametrize("case", TORCH_CASES, ids=case_id)
+@FLOAT64
+def test_none_gradient_skips_and_steps_are_counted_per_parameter(case):
     """The second parameter gets its first gradient at the 3rd call and misses the 7th."""
     name, kwargs = case
     params, grads = start_params(np.float64), gradient_sequence(np.float64, steps=20)
@@ -129,7 +129,8 @@ def test_none_gradient_leaves_parameter_and_state_untouched(case):
     ("Adam", dict(lr=0.1)), ("AdamW", dict(lr=0.1, weight_decay=0.5)),
     ("RMSprop", dict(lr=0.1, momentum=0.9)),
 ])
-def test_zero_gradient_is_a_real_step(name, kwargs, float64_torch):
+@FLOAT64
+def test_zero_gradient_is_a_real_step(name, kwargs):
     """After one real step, zero gradients still move the parameter through decay or momentum."""
     x0 = [np.array([1.0, -2.0])]
     grads = [[np.array([0.3, 0.3])]] + [[np.zeros(2)]] * 5

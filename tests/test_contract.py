@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import optlab
-from optimizer_cases import CASES, TORCH, case_id, make
+from optimizer_cases import CASES, TORCH, assert_sweep_rows_equal_single_runs, case_id, make
 
 # (optimizer, bad arguments): torch rejects each with a ValueError; optlab must too, with a
 # message that starts with torch's own text and then names the allowed range.
@@ -26,6 +26,13 @@ BAD_ARGUMENTS = [
     ("Adamax", dict(lr=-1.0)), ("Adamax", dict(betas=(1.0, 0.9))), ("Adamax", dict(eps=-1.0)),
     ("NAdam", dict(lr=-1.0)), ("NAdam", dict(momentum_decay=-0.1)), ("NAdam", dict(betas=(0.9, 1.0))),
     ("RAdam", dict(lr=-1.0)), ("RAdam", dict(betas=(0.9, 1.0))), ("RAdam", dict(weight_decay=-1.0)),
+    # the authors' packages' own checks (adabound 0.0.5, adamod 0.0.3)
+    ("AdaBound", dict(lr=-1.0)), ("AdaBound", dict(eps=-1.0)),
+    ("AdaBound", dict(betas=(1.0, 0.999))), ("AdaBound", dict(betas=(0.9, 1.0))),
+    ("AdaBound", dict(final_lr=-0.1)), ("AdaBound", dict(gamma=1.0)),
+    ("AdaBound", dict(gamma=-1e-3)),
+    ("AdaMod", dict(lr=-1.0)), ("AdaMod", dict(eps=-1.0)), ("AdaMod", dict(betas=(0.9, 1.5))),
+    ("AdaMod", dict(beta3=1.0)), ("AdaMod", dict(beta3=-0.5)),
 ]
 
 
@@ -37,6 +44,8 @@ def test_bad_arguments_raise_torchs_message(name, kwargs):
     with pytest.raises(ValueError) as ours:
         make(name, **kwargs)
     assert str(ours.value).startswith(str(theirs.value)), (str(ours.value), str(theirs.value))
+    # then, in parentheses, an argument and what it must be
+    assert re.search(r"\(\w+(\[\d\])? (must be|must lie in|>) ", str(ours.value)), str(ours.value)
 
 
 def test_messages_name_the_argument_and_range():
@@ -138,19 +147,9 @@ def test_sweep_rows_equal_single_runs(name, sweep):
     row_kwargs = lambda i: {k: tuple(b[i] if isinstance(b, list) else b for b in v)  # noqa: E731
                             if isinstance(v, tuple) else v[i] if isinstance(v, list) else v
                             for k, v in sweep.items()}
-    x0 = np.linspace(-1.0, 2.0, 4)
-    grad = lambda x: np.sin(3 * x) + x  # noqa: E731
-    opt = make(name, **batched)
-    x = np.tile(x0, (3, 1))
-    state = opt.init(x)
-    for _ in range(30):
-        x, state = opt.step(x, grad(x), state)
-    for i in range(3):
-        single = make(name, **row_kwargs(i))
-        y, s = x0.copy(), single.init(x0)
-        for _ in range(30):
-            y, s = single.step(y, grad(y), s)
-        np.testing.assert_array_equal(x[i], y)
+    assert_sweep_rows_equal_single_runs(make(name, **batched),
+                                        [make(name, **row_kwargs(i)) for i in range(3)],
+                                        np.linspace(-1.0, 2.0, 4), lambda x: np.sin(3 * x) + x, 30)
 
 
 def test_sweep_needs_a_batch_of_parameters():

@@ -266,36 +266,7 @@ def test_run_rule_with_numbers_is_the_numpy_path():
         assert float(thetas[k]) == pytest.approx(float(x), rel=1e-13)
 
 
-# -- sweeps, checks, the API ------------------------------------------------------------------
-@pytest.mark.parametrize("name,values", [
-    ("lr", [0.0, 0.01, 0.1]), ("eps", [1e-8, 1e-3, 0.1]), ("clip", [0.1, 1.0, 1e9]),
-    ("p", [0.25, 0.5, 1.0]), ("weight_decay", [0.0, 0.05, 0.5]),
-    ("betas[0]", [0.0, 0.5, 0.9]), ("betas[1]", [0.0, 0.6, 0.999]),
-])
-def test_sweep_rows_equal_single_runs_bit_for_bit(name, values):
-    """Each row is its own run: its RMS is over its own row, not over the batch."""
-    def kwargs(value):
-        if name.startswith("betas"):
-            betas = [0.9, 0.999]
-            betas[int(name[6])] = value
-            return dict(lr=0.05, betas=tuple(betas))
-        return {"lr": 0.05, name: value}
-
-    x0 = np.linspace(-1.0, 2.0, 4)
-    grad = lambda x: np.sin(3 * x) + 0.5 * x  # noqa: E731
-    sweep = optlab.FAdam(**kwargs(np.array(values)[:, None]))
-    x = np.tile(x0, (3, 1))
-    state = sweep.init(x)
-    for _ in range(30):
-        x, state = sweep.step(x, grad(x), state)
-    for row, value in enumerate(values):
-        single = optlab.FAdam(**kwargs(value))
-        y, s = x0.copy(), single.init(x0)
-        for _ in range(30):
-            y, s = single.step(y, grad(y), s)
-        np.testing.assert_array_equal(x[row], y, err_msg=f"{name} = {value}")
-
-
+# -- checks, the API (sweeps: test_sweep_property, every hyperparameter from five option rows) ---
 @pytest.mark.parametrize("kwargs,message", [
     (dict(clip=0.0), r"Invalid clip value: 0.0 \(clip must be > 0\)"),
     (dict(clip=-1.0), r"clip must be > 0"),
@@ -323,7 +294,6 @@ def test_api():
     opt = optlab.FAdam(lr=0.01)
     assert optlab.FAdam.rule is optlab.fadam_update
     assert r"\hat\beta_2" in algorithm_box_latex(optlab.fadam_update)
-    assert repr(copy.deepcopy(opt)) == repr(opt)
     assert set(opt.init(np.zeros(3))) == {"step", "momentum", "fim"}
     with pytest.raises(TypeError, match="float hyperparameters"):
         optlab.torch_optimizer(optlab.FAdam(lr=np.array([0.1, 0.2])), torch_params())

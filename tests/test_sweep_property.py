@@ -1,10 +1,11 @@
 """Every numeric hyperparameter of every optimizer takes an array: a sweep of three settings, one
 row each, steps exactly (bit for bit) as the three single runs it stands for.
 
-The hyperparameters are read from each optimizer's ``defaults``, so one added later joins this
-test at once and fails it until ``VALUES`` names three settings for it. The runs start from every
-option row of ``optimizer_cases`` (momentum, nesterov, centered, amsgrad, decoupled decay,
-maximize, ...), so each sweep also crosses the branches those options switch on.
+The hyperparameters are read from each optimizer's checked ``hyperparameters``, so one added
+later joins this test at once and fails it until ``VALUES`` names three settings for it. The runs
+start from every option row of ``optimizer_cases`` (momentum, nesterov, centered, amsgrad,
+decoupled decay, maximize, rescale, ...), so each sweep also crosses the branches those options
+switch on.
 """
 
 import numbers
@@ -12,7 +13,7 @@ import numbers
 import numpy as np
 import pytest
 
-from optimizer_cases import CASES, case_id, make
+from optimizer_cases import CASES, assert_sweep_rows_equal_single_runs, case_id, make
 
 STEPS = 50
 
@@ -30,13 +31,21 @@ VALUES = {
     "momentum_decay": [0.0, 4e-3, 0.1],
     "betas[0]": [0.0, 0.5, 0.9],
     "betas[1]": [0.0, 0.6, 0.999],  # 0.6: RAdam's ρ∞ = 4, a zero factor in r_t's denominator
+    "final_lr": [0.0, 0.01, 0.1],  # AdaBound
+    "gamma": [1e-3, 0.1, 0.9],  # AdaBound (gamma 0 is refused: the upper bound divides by γt)
+    "base_lr": [1e-3, 0.01, 0.1],  # AdaBound (> 0: the bounds scale by lr / base_lr)
+    "beta3": [0.0, 0.9, 0.999],  # AdaMod
+    "clip": [0.1, 1.0, 1e9],  # FAdam (1e9: the clip never binds)
+    "p": [0.25, 0.5, 1.0],  # FAdam
 }
 
 
 def numeric_hyperparameters(name, kwargs):
-    """The names of `name`'s numeric hyperparameters (each entry of a tuple on its own)."""
+    """The names of `name`'s numeric hyperparameters (each entry of a tuple on its own), as the
+    optimizer holds them after its checks: a default of None that stands for a number (AdaBound's
+    base_lr, lr unless given) counts."""
     out = []
-    for key, default in make(name, **kwargs).defaults.items():
+    for key, default in make(name, **kwargs).hyperparameters.items():
         if isinstance(default, tuple):
             out += [f"{key}[{i}]" for i in range(len(default))]
         elif isinstance(default, numbers.Real) and not isinstance(default, bool):
@@ -44,9 +53,11 @@ def numeric_hyperparameters(name, kwargs):
     return out
 
 
-def values_for(hyperparameter, kwargs):
+def values_for(name, hyperparameter, kwargs):
     if hyperparameter == "momentum" and kwargs.get("nesterov"):
         return [0.3, 0.6, 0.9]  # nesterov needs momentum > 0 in every row (torch: in every run)
+    if name == "AdaBound" and hyperparameter == "lr":
+        return [1e-3, 0.01, 0.1]  # base_lr defaults to lr and must be > 0
     return VALUES[hyperparameter]
 
 
@@ -83,20 +94,9 @@ def gradient(x):
 @pytest.mark.parametrize("name,kwargs,hyperparameter", SWEEPS,
                          ids=[f"{case_id((n, k))}:{h}" for n, k, h in SWEEPS])
 def test_sweep_rows_equal_single_runs_bit_for_bit(name, kwargs, hyperparameter):
-    values = values_for(hyperparameter, kwargs)
-    x0 = np.linspace(-1.0, 2.0, 4)
-
+    values = values_for(name, hyperparameter, kwargs)
     column = np.array(values)[:, None]  # one row per setting, broadcast against a (3, 4) batch
-    sweep = make(name, **with_value(kwargs, name, hyperparameter, column))
-    x = np.tile(x0, (3, 1))
-    state = sweep.init(x)
-    for _ in range(STEPS):
-        x, state = sweep.step(x, gradient(x), state)
-
-    for row, value in enumerate(values):
-        single = make(name, **with_value(kwargs, name, hyperparameter, value))
-        y = x0.copy()
-        single_state = single.init(y)
-        for _ in range(STEPS):
-            y, single_state = single.step(y, gradient(y), single_state)
-        np.testing.assert_array_equal(x[row], y, err_msg=f"{hyperparameter} = {value}")
+    assert_sweep_rows_equal_single_runs(
+        make(name, **with_value(kwargs, name, hyperparameter, column)),
+        [make(name, **with_value(kwargs, name, hyperparameter, value)) for value in values],
+        np.linspace(-1.0, 2.0, 4), gradient, STEPS)

@@ -1,4 +1,5 @@
-"""The torch path at its edges, against torch.optim: checkpoints handed over in both directions,
+"""The torch path at its edges, against torch.optim (and the authors' packages for AdaBound and
+AdaMod, the rows of ``optimizer_cases.TORCH_CASES``): checkpoints handed over in both directions,
 parameter groups added later, complex parameters, the finiteness check in every float dtype, and
 RAdam with a short second-moment average (ρ∞ ≤ 5)."""
 
@@ -12,7 +13,9 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import optlab
-from optimizer_cases import CASES, TORCH, case_id, make
+from optimizer_cases import PACKAGE_WARNINGS, REAL_ONLY, TORCH, TORCH_CASES, case_id, make
+
+pytestmark = PACKAGE_WARNINGS
 
 SHAPES = [(3, 4), (5,)]
 
@@ -49,10 +52,12 @@ def gradients(t, params):
     return grads
 
 
-def run(opt, params, first, last):
+def run(opt, params, first, last, like=None):
+    """Steps first..last-1 with their gradients. ``like``: the parameters whose gradients to take
+    when `params` are the real pairs (torch.view_as_real) of complex ones; they get the pairs."""
     for t in range(first, last):
-        for p, g in zip(params, gradients(t, params)):
-            p.grad = g
+        for p, g in zip(params, gradients(t, params if like is None else like)):
+            p.grad = torch.view_as_real(g) if g.is_complex() and not p.is_complex() else g
         opt.step()
 
 
@@ -77,8 +82,25 @@ def saved(opt):
 BEFORE, AFTER = 7, 8  # RAdam's rectification starts at step 6: both phases see it
 
 
+def resume(first, second, name, kwargs, params, after=AFTER):
+    """BEFORE steps with an optimizer `first` makes, torch.save / torch.load of its state_dict
+    into one `second` makes, `after` steps more (`params` in place); returns the second."""
+    interrupted = first(name, kwargs, params)
+    run(interrupted, params, 0, BEFORE)
+    resumed = second(name, kwargs, params)
+    resumed.load_state_dict(saved(interrupted))
+    run(resumed, params, BEFORE, BEFORE + after)
+    return resumed
+
+
+def with_complex(name):
+    """start()'s parameters and a complex128 one, unless the reference steps real tensors only
+    (then test_complex_parameter_resumes_on_the_torch_path covers the complex one)."""
+    return start() + ([] if name in REAL_ONLY else [complex_parameter((4,), seed=5)])
+
+
 @pytest.mark.parametrize("direction", ["torch-to-optlab", "optlab-to-torch"])
-@pytest.mark.parametrize("case", CASES, ids=case_id)
+@pytest.mark.parametrize("case", TORCH_CASES, ids=case_id)
 def test_resume_from_the_other_library_continues_as_torch(case, direction, default_dtype):
     """BEFORE steps in one library, torch.save / torch.load of its state_dict, AFTER steps in the
     other: the parameters (float64, and a complex128 one) equal an uninterrupted torch.optim run."""
@@ -86,18 +108,29 @@ def test_resume_from_the_other_library_continues_as_torch(case, direction, defau
     # torch keeps NAdam's μ product in float32 under the float32 default dtype and optlab in
     # float64 (documented in nadam_update): measured gap 4e-11 after 15 steps; exact otherwise
     rtol, atol = (1e-9, 1e-11) if name == "NAdam" and default_dtype == torch.float32 else (1e-12, 1e-14)
-    reference = start() + [complex_parameter((4,), seed=5)]
+    reference = with_complex(name)
     run(torch_opt(name, kwargs, reference), reference, 0, BEFORE + AFTER)
 
     first, second = ((torch_opt, optlab_opt) if direction == "torch-to-optlab"
                      else (optlab_opt, torch_opt))
-    params = start() + [complex_parameter((4,), seed=5)]
-    interrupted = first(name, kwargs, params)
-    run(interrupted, params, 0, BEFORE)
-    resumed = second(name, kwargs, params)
-    resumed.load_state_dict(saved(interrupted))
-    run(resumed, params, BEFORE, BEFORE + AFTER)
+    params = with_complex(name)
+    resume(first, second, name, kwargs, params)
     torch.testing.assert_close(params, reference, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("case", [c for c in TORCH_CASES if c[0] in REAL_ONLY], ids=case_id)
+def test_complex_parameter_resumes_on_the_torch_path(case, default_dtype):
+    """The packages step no complex tensor, so for them the test above has none. optlab's own
+    checkpoint of one (complex state through torch.save / torch.load) resumes bit for bit as an
+    uninterrupted optlab run; test_complex_parameters_match_torch checks that run's steps against
+    the package stepping the real pairs."""
+    name, kwargs = case
+    reference = start() + [complex_parameter((4,), seed=5)]
+    run(optlab_opt(name, kwargs, reference), reference, 0, BEFORE + AFTER)
+    params = start() + [complex_parameter((4,), seed=5)]
+    resume(optlab_opt, optlab_opt, name, kwargs, params)
+    assert params[-1].dtype == torch.complex128
+    torch.testing.assert_close(params, reference, rtol=0, atol=0)
 
 
 def test_resumed_step_counts_are_python_numbers_and_continue():
@@ -106,11 +139,7 @@ def test_resumed_step_counts_are_python_numbers_and_continue():
     for name, kwargs in [("Adam", dict(lr=0.01)), ("NAdam", {}),
                          ("SGD", dict(lr=0.1, momentum=0.9))]:
         params = start()
-        reference = torch_opt(name, kwargs, params)
-        run(reference, params, 0, BEFORE)
-        ours = optlab_opt(name, kwargs, params)
-        ours.load_state_dict(saved(reference))
-        run(ours, params, BEFORE, BEFORE + 2)
+        ours = resume(torch_opt, optlab_opt, name, kwargs, params, after=2)
         for p in params:
             state = ours.state[p]
             assert type(state["step"]) is int
@@ -203,21 +232,27 @@ def test_add_param_group_with_bad_options_raises_and_changes_nothing(options, er
 # -- 3. complex parameters -----------------------------------------------------------------------
 
 @FLOAT64_DEFAULT
-@pytest.mark.parametrize("case", CASES, ids=case_id)
+@pytest.mark.parametrize("case", TORCH_CASES, ids=case_id)
 def test_complex_parameters_match_torch(case, default_dtype):
     """torch.optim steps a complex parameter as the real pairs torch.view_as_real gives
-    (Adagrad's accumulator starts at τ + τi); so must optlab, and keep complex state for torch."""
+    (Adagrad's accumulator starts at τ + τi); so must optlab, and keep complex state for torch.
+    The packages (REAL_ONLY) refuse complex tensors: they step the real pairs themselves."""
     name, kwargs = case
     params = [complex_parameter(shape, seed) for seed, shape in enumerate(SHAPES)]
-    reference = [torch.nn.Parameter(p.detach().clone()) for p in params]
+    pairs = name in REAL_ONLY
+    reference = [torch.nn.Parameter((torch.view_as_real(p) if pairs else p).detach().clone())
+                 for p in params]
+    as_complex = torch.view_as_complex if pairs else (lambda x: x)  # noqa: E731
     ours, theirs = optlab_opt(name, kwargs, params), torch_opt(name, kwargs, reference)
     run(ours, params, 0, 10)
-    run(theirs, reference, 0, 10)
+    run(theirs, reference, 0, 10, like=params)
     assert all(p.dtype == torch.complex128 for p in params)
-    torch.testing.assert_close(params, reference, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(params, [as_complex(q.detach()) for q in reference],
+                               rtol=1e-10, atol=1e-12)
     for p, q in zip(params, reference):
         for key, value in theirs.state[q].items():
             if torch.is_tensor(value) and value.dim() > 0:
+                value = as_complex(value)
                 assert ours.state[p][key].dtype == value.dtype
                 torch.testing.assert_close(ours.state[p][key], value, rtol=1e-10, atol=1e-12)
 

@@ -141,13 +141,46 @@ def ema_square_(average, x, decay):
 
 def maximum_(x, y):
     """x ← max(x, y), elementwise"""
+    return _extremum_(x, y, "Max", np.maximum, "maximum")
+
+
+def minimum_(x, y):
+    """x ← min(x, y), elementwise"""
+    return _extremum_(x, y, "Min", np.minimum, "minimum")
+
+
+def _extremum_(x, y, sympy_name, numpy_function, torch_name):
+    """x ← the elementwise max or min of x and y, in place: SymPy's Max/Min on symbolic values,
+    NumPy's ufunc with out=x, torch's function with out=x (the kernels torch.optim calls)."""
     if _is_symbolic(x):
-        x[...] = np.vectorize(_sympy().Max, otypes=[object])(x, y)
+        x[...] = np.vectorize(getattr(_sympy(), sympy_name), otypes=[object])(x, y)
         return x
     if _is_numpy(x):
-        return np.maximum(x, y, out=x)
+        return numpy_function(x, y, out=x)
     torch = sys.modules["torch"]  # x is a tensor, so torch is already imported
-    return torch.maximum(x, y, out=x)
+    return getattr(torch, torch_name)(x, y, out=x)
+
+
+def clamp_(x, low, high):
+    """x ← min(max(x, low), high), elementwise (torch's ``clamp_``); low, high may be arrays."""
+    if _is_symbolic(x):
+        sp = _sympy()
+        x[...] = np.vectorize(lambda a, lo, hi: sp.Min(sp.Max(a, lo), hi), otypes=[object])(
+            x, low, high)
+        return x
+    if _is_numpy(x):
+        return np.clip(x, low, high, out=x)
+    return x.clamp_(low, high)
+
+
+def at_least(x, low: float):
+    """max(x, low), elementwise, as a new array (SymPy values: ``low`` as the decimal typed)."""
+    if _is_symbolic(x):
+        sp = _sympy()
+        return np.vectorize(lambda v: sp.Max(v, sp.Rational(repr(low))), otypes=[object])(x)
+    if _is_numpy(x):
+        return np.maximum(x, low)
+    return x.clamp_min(low)
 
 
 def apply_weight_decay(param, grad, lr, weight_decay, decoupled):
@@ -192,3 +225,57 @@ def power(base, exponent):
     if isinstance(exponent, float) and _is_symbolic(base):
         return base ** _sympy().Rational(exponent)  # x**0.5 is the exact square root, not x**0.5000
     return base ** exponent
+
+
+# -- reductions over one run ----------------------------------------------------------------------
+# Most rules are elementwise; a few (FAdam's RMS clip, the cautious mask's count) reduce over a
+# whole parameter array. Under a sweep (array hyperparameters broadcasting against a batch of
+# parameters, one row per setting) each setting is its own run, so they reduce per run: over the
+# axes along which no array hyperparameter varies.
+
+def _shape(value):
+    """The shape of an array or tensor hyperparameter; () for a number, a flag or a string."""
+    if isinstance(value, np.ndarray) and value.dtype != object:
+        return value.shape
+    if _is_tensor(value):
+        return tuple(value.shape)
+    return ()
+
+
+def run_axes(ndim: int, hyperparameters) -> tuple:
+    """The axes of a parameter array (of `ndim` dimensions) that one run spans.
+
+    An axis along which some array hyperparameter varies (has length > 1, shapes aligned from
+    the right as broadcasting aligns them) indexes the runs of a sweep; every other axis belongs
+    to the parameter of one run. With float hyperparameters (the torch path, a single run) that
+    is every axis.
+    """
+    varying = set()
+    for value in hyperparameters:
+        for v in value if isinstance(value, tuple) else (value,):
+            shape = _shape(v)
+            for offset, length in enumerate(reversed(shape), start=1):
+                if length != 1 and ndim - offset >= 0:
+                    varying.add(ndim - offset)
+    return tuple(axis for axis in range(ndim) if axis not in varying)
+
+
+def run_sum(x, axes: tuple):
+    """The sum of `x` over `axes`, kept as length-1 axes so that it broadcasts back against `x`."""
+    if not axes:
+        return x
+    if _is_tensor(x):
+        return x.sum(dim=axes, keepdim=True)
+    return np.sum(x, axis=axes, keepdims=True)
+
+
+def run_size(x, axes: tuple) -> int:
+    """The number of elements of one run: the product of `x`'s lengths along `axes`."""
+    shape = tuple(getattr(x, "shape", ()))  # a SymPy scalar (0-d arithmetic gives one) has ()
+    return int(np.prod([shape[a] for a in axes], dtype=np.int64))
+
+
+def run_rms(x, axes: tuple):
+    """RMS(x) = √(mean of x²) over one run's elements (the axes `axes`), broadcastable to `x`."""
+    n = run_size(x, axes)
+    return sqrt(run_sum(x * x, axes) / n)

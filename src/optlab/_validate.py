@@ -40,22 +40,33 @@ def _first_bad(value, ok):
 
 
 def check_range(value, name: str, torch_text: str, low: float, high: float | None = None,
-                high_inclusive: bool = False):
-    """Accept low ≤ value (≤ or <) high; otherwise raise ValueError naming the range."""
+                high_inclusive: bool = False, *, low_inclusive: bool = True,
+                why: str | None = None):
+    """Accept low ≤ value (≤ or <) high, or low < value with ``low_inclusive=False``; otherwise
+    raise ValueError naming the range (and ``why``, the reason for it, when given)."""
     value = as_hyperparameter(value, name)
+    above = (lambda v: v >= low) if low_inclusive else (lambda v: v > low)  # noqa: E731
     if high is None:
-        ok = lambda v: v >= low  # noqa: E731  (NaN compares False, so it is rejected)
-        allowed = f"{name} must be >= {low:g}"
-    elif high_inclusive:
-        ok = lambda v: (v >= low) & (v <= high)  # noqa: E731
-        allowed = f"{name} must lie in [{low:g}, {high:g}]"
+        ok = above  # (NaN compares False, so it is rejected)
+        allowed = f"{name} must be {'>=' if low_inclusive else '>'} {low:g}"
     else:
-        ok = lambda v: (v >= low) & (v < high)  # noqa: E731
-        allowed = f"{name} must lie in [{low:g}, {high:g})"
+        below = (lambda v: v <= high) if high_inclusive else (lambda v: v < high)  # noqa: E731
+        ok = lambda v: above(v) & below(v)  # noqa: E731
+        allowed = (f"{name} must lie in {'[' if low_inclusive else '('}{low:g}, "
+                   f"{high:g}{']' if high_inclusive else ')'}")
+    if why is not None:
+        allowed += f": {why}"
     bad = _first_bad(value, ok)
     if bad is not None:
         raise ValueError(f"{torch_text}: {bad} ({allowed})")
     return value
+
+
+def positive(value, name: str, torch_text: str | None = None, *, why: str | None = None):
+    """Accept value > 0 (an array: every element); the message starts ``Invalid <name> value``
+    unless ``torch_text`` gives the reference implementation's own words."""
+    return check_range(value, name, torch_text or f"Invalid {name} value", 0.0,
+                       low_inclusive=False, why=why)
 
 
 def lr(value):

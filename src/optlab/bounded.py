@@ -11,11 +11,9 @@ Where the papers' algorithm boxes differ from the packages, the docstrings say s
 
 from __future__ import annotations
 
-import numpy as np
-
 from . import _validate
-from ._ops import (_is_numpy, _is_symbolic, _sympy, add_, apply_weight_decay, ema_, ema_square_,
-                   maximum_, power, sqrt, zeros_like)
+from ._ops import (add_, apply_weight_decay, clamp_, ema_, ema_square_, maximum_, minimum_, power,
+                   sqrt, zeros_like)
 from .base import Optimizer
 
 
@@ -93,7 +91,7 @@ def adabound_update(param, grad, state, *, lr, betas, final_lr, gamma, eps, weig
     lower_bound = final * (1 - 1 / (gamma * t + 1))
     upper_bound = final * (1 + 1 / (gamma * t))
     eta = _rate(step_size, denom)
-    _clamp_(eta, lower_bound, upper_bound)
+    clamp_(eta, lower_bound, upper_bound)
     eta *= m
     add_(param, eta, -1.0)
 
@@ -105,14 +103,15 @@ def _adabound_check(h):
         betas=_validate.betas(h["betas"]),
         final_lr=_validate.check_range(h["final_lr"], "final_lr", "Invalid final learning rate",
                                        0.0),
-        gamma=_open_interval(h["gamma"], "gamma", "Invalid gamma parameter", 0.0, 1.0,
-                             why="the upper bound divides by gamma · t"),
+        gamma=_validate.check_range(h["gamma"], "gamma", "Invalid gamma parameter", 0.0, 1.0,
+                                    low_inclusive=False,
+                                    why="the upper bound divides by gamma · t"),
         eps=_validate.eps(h["eps"]),
         weight_decay=_validate.weight_decay(h["weight_decay"]),
         amsbound=_validate.flag(h["amsbound"], "amsbound"),
-        base_lr=_open_interval(lr if h["base_lr"] is None else h["base_lr"], "base_lr",
-                               "Invalid base learning rate", 0.0, None,
-                               why="the bounds scale by lr / base_lr; base_lr defaults to lr"),
+        base_lr=_validate.positive(lr if h["base_lr"] is None else h["base_lr"], "base_lr",
+                                   "Invalid base learning rate",
+                                   why="the bounds scale by lr / base_lr; base_lr defaults to lr"),
     )
 
 
@@ -188,7 +187,7 @@ def adamod_update(param, grad, state, *, lr, betas, beta3, eps, weight_decay):
     apply_weight_decay(param, grad, lr, weight_decay, decoupled=True)  # θ only; g is unchanged
     eta = _rate(step_size, denom)
     s = ema_(state["exp_avg_lr"], eta, beta3)
-    _minimum_(eta, s)
+    minimum_(eta, s)
     eta *= m
     add_(param, eta, -1.0)
 
@@ -223,42 +222,3 @@ def _rate(step_size, denom):
     eta += step_size
     eta /= denom
     return eta
-
-
-def _clamp_(x, low, high):
-    """x ← min(max(x, low), high), elementwise (torch's ``clamp_``); low, high may be arrays."""
-    if _is_symbolic(x):
-        sp = _sympy()
-        x[...] = np.vectorize(lambda a, lo, hi: sp.Min(sp.Max(a, lo), hi), otypes=[object])(
-            x, low, high)
-        return x
-    if _is_numpy(x):
-        return np.clip(x, low, high, out=x)
-    return x.clamp_(low, high)
-
-
-def _minimum_(x, y):
-    """x ← min(x, y), elementwise (the companion of ``_ops.maximum_``)."""
-    if _is_symbolic(x):
-        x[...] = np.vectorize(_sympy().Min, otypes=[object])(x, y)
-        return x
-    if _is_numpy(x):
-        return np.minimum(x, y, out=x)
-    import torch  # x is a tensor, so torch is already imported
-
-    return torch.minimum(x, y, out=x)
-
-
-def _open_interval(value, name, torch_text, low, high, *, why):
-    """Accept low < value (< high); otherwise a ValueError naming the range and the reason."""
-    value = _validate.as_hyperparameter(value, name)
-    if high is None:
-        ok = lambda v: v > low  # noqa: E731  (NaN compares False, so it is rejected)
-        allowed = f"{name} must be > {low:g}"
-    else:
-        ok = lambda v: (v > low) & (v < high)  # noqa: E731
-        allowed = f"{name} must lie in ({low:g}, {high:g})"
-    bad = _validate._first_bad(value, ok)
-    if bad is not None:
-        raise ValueError(f"{torch_text}: {bad} ({allowed}: {why})")
-    return value

@@ -19,13 +19,11 @@ coordinates are scaled up; see :func:`cautious_update`).
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
-from ._ops import _is_symbolic, _is_tensor, clone, is_active, scale_
+from ._ops import (_is_symbolic, _is_tensor, _sympy, at_least, clone, is_active, run_axes, run_size,
+                   run_sum, scale_)
 from .base import Optimizer
-from .fadam import run_axes, run_size, run_sum
 
 RESCALES = ("count", "mean", "none")
 
@@ -79,12 +77,11 @@ def cautious_update(param, grad, state, *, base_rule, weight_decay_in_gradient, 
     delta = param - before
 
     keep = _is_negative(delta * g)
-    rescale = str(rescale)  # optlab.symbolic.run_rule hands strings over as SymPy symbols
     axes = run_axes(param.ndim, tuple(hyperparameters.values()))
     if rescale == "count":
         factor = keep * (run_size(param, axes) / (run_sum(keep, axes) + 1))
     elif rescale == "mean":
-        factor = keep / _at_least(run_sum(keep, axes) / run_size(param, axes), 1e-3)
+        factor = keep / at_least(run_sum(keep, axes) / run_size(param, axes), 1e-3)
     else:
         factor = keep
 
@@ -98,19 +95,9 @@ def _is_negative(x):
     if _is_tensor(x):
         return (x < 0).to(x.dtype)
     if _is_symbolic(x):
-        sp = sys.modules["sympy"]
+        sp = _sympy()
         return np.vectorize(lambda v: sp.Integer(1 if bool(v < 0) else 0), otypes=[object])(x)
     return (x < 0).astype(x.dtype)
-
-
-def _at_least(x, low):
-    """max(x, low), elementwise."""
-    if _is_tensor(x):
-        return x.clamp_min(low)
-    if _is_symbolic(x):
-        sp = sys.modules["sympy"]
-        return np.vectorize(lambda v: sp.Max(v, sp.Rational(repr(low))), otypes=[object])(x)
-    return np.maximum(x, low)
 
 
 def _assign(param, value):

@@ -10,80 +10,20 @@ of the paper's Algorithm 1: do that before a chapter quotes it.)
 Unlike optlab's other rules, FAdam is not elementwise: it clips by a root mean square taken over
 a whole parameter array. Under a sweep (array hyperparameters broadcasting against a batch of
 parameters, one row per setting) each setting is its own run, so the mean is taken per run:
-over the axes along which no array hyperparameter varies (:func:`run_axes`).
+over the axes along which no array hyperparameter varies (``optlab._ops.run_axes``).
 """
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
 from . import _validate
-from ._ops import _is_numpy, _is_symbolic, _is_tensor, add_, ema_, ema_square_, is_active, power, \
-    sqrt, zeros_like
+from ._ops import (_is_numpy, add_, at_least, ema_, ema_square_, is_active, power, run_axes,
+                   run_rms, zeros_like)
 from .base import Optimizer
 
 
-# -- reductions over one run (a sweep's row), shared with optlab.cautious -----------------------
-def _shape(value):
-    """The shape of an array or tensor hyperparameter; () for a number, a flag or a string."""
-    if isinstance(value, np.ndarray) and value.dtype != object:
-        return value.shape
-    if _is_tensor(value):
-        return tuple(value.shape)
-    return ()
-
-
-def run_axes(ndim: int, hyperparameters) -> tuple:
-    """The axes of a parameter array (of `ndim` dimensions) that one run spans.
-
-    An axis along which some array hyperparameter varies (has length > 1, shapes aligned from
-    the right as broadcasting aligns them) indexes the runs of a sweep; every other axis belongs
-    to the parameter of one run. With float hyperparameters (the torch path, a single run) that
-    is every axis.
-    """
-    varying = set()
-    for value in hyperparameters:
-        for v in value if isinstance(value, tuple) else (value,):
-            shape = _shape(v)
-            for offset, length in enumerate(reversed(shape), start=1):
-                if length != 1 and ndim - offset >= 0:
-                    varying.add(ndim - offset)
-    return tuple(axis for axis in range(ndim) if axis not in varying)
-
-
-def run_sum(x, axes: tuple):
-    """The sum of `x` over `axes`, kept as length-1 axes so that it broadcasts back against `x`."""
-    if not axes:
-        return x
-    if _is_tensor(x):
-        return x.sum(dim=axes, keepdim=True)
-    return np.sum(x, axis=axes, keepdims=True)
-
-
-def run_size(x, axes: tuple) -> int:
-    """The number of elements of one run: the product of `x`'s lengths along `axes`."""
-    shape = tuple(getattr(x, "shape", ()))  # a SymPy scalar (0-d arithmetic gives one) has ()
-    return int(np.prod([shape[a] for a in axes], dtype=np.int64))
-
-
-def run_rms(x, axes: tuple):
-    """RMS(x) = √(mean of x²) over one run's elements (the axes `axes`), broadcastable to `x`."""
-    n = run_size(x, axes)
-    return sqrt(run_sum(x * x, axes) / n)
-
-
-def _at_least_one(x):
-    """max(1, x), elementwise, on a NumPy array, a tensor or SymPy values."""
-    if _is_symbolic(x):
-        sp = sys.modules["sympy"]
-        return np.vectorize(lambda v: sp.Max(1, v), otypes=[object])(x)
-    if _is_numpy(x):
-        return np.maximum(x, 1.0)
-    return x.clamp_min(1.0)
-
-
+# -- helpers ----------------------------------------------------------------------------------
 def _fisher_power(f, p):
     """f^p. NumPy computes ``f ** 0.5`` (a float exponent) with its square-root kernel but an
     array of exponents with ``pow``; where a sweep's p is 0.5 this takes the square root too, so
@@ -95,7 +35,7 @@ def _fisher_power(f, p):
 
 def _clip_rms(x, clip, axes):
     """x / max(1, RMS(x)/c): x scaled down so that its RMS over the run is at most c."""
-    return x / _at_least_one(run_rms(x, axes) / clip)
+    return x / at_least(run_rms(x, axes) / clip, 1.0)
 
 
 # -- the rule ---------------------------------------------------------------------------------
@@ -146,15 +86,6 @@ def fadam_update(param, grad, state, *, lr, betas, eps, clip, p, weight_decay, m
     add_(param, step, -lr)
 
 
-def _positive(value, name):
-    """A hyperparameter that must be > 0 (clip, p): as check_range, with a strict bound."""
-    value = _validate.as_hyperparameter(value, name)
-    bad = _validate._first_bad(value, lambda v: v > 0)  # NaN compares False: rejected too
-    if bad is not None:
-        raise ValueError(f"Invalid {name} value: {bad} ({name} must be > 0)")
-    return value
-
-
 class FAdam(Optimizer):
     """FAdam (Hwang 2024): Adam as natural gradient with the diagonal empirical Fisher.
 
@@ -177,8 +108,8 @@ class FAdam(Optimizer):
             lr=_validate.lr(h["lr"]),
             betas=_validate.betas(h["betas"]),
             eps=_validate.eps(h["eps"]),
-            clip=_positive(h["clip"], "clip"),
-            p=_positive(h["p"], "p"),
+            clip=_validate.positive(h["clip"], "clip"),
+            p=_validate.positive(h["p"], "p"),
             weight_decay=_validate.weight_decay(h["weight_decay"]),
             maximize=_validate.flag(h["maximize"], "maximize"),
         )

@@ -165,10 +165,11 @@ def run_rule(opt, grads, param=0, steps: int | None = None, *, state: dict | Non
 
 def _exact(value):
     """A hyperparameter as SymPy sees it: floats become the decimal typed (0.9 -> 9/10), so the
-    expressions stay exact; flags stay Python booleans, so the rule's branches still run."""
+    expressions stay exact; flags stay Python booleans and options given as strings (Cautious's
+    rescale) stay strings, so the rule's branches still run."""
     if isinstance(value, tuple):
         return tuple(_exact(v) for v in value)
-    if isinstance(value, (bool, np.bool_)) or value is None:
+    if isinstance(value, (bool, np.bool_, str)) or value is None:
         return value
     if isinstance(value, float):
         return sp.Rational(repr(value))
