@@ -110,8 +110,11 @@ def Nesterov(lr, momentum=0.9, *, weight_decay=0.0, maximize=False) -> SGD:
 def SGDW(lr, momentum=0.9, *, weight_decay, nesterov=False, dampening=0.0, maximize=False) -> SGD:
     """SGD with decoupled weight decay θ ← θ(1 − γλ) (Loshchilov and Hutter 2019, Algorithm 1).
 
-    PyTorch's convention, as AdamW's: the decay per step is lr · weight_decay, so the paper's
-    λ_paper (decay η_t λ_paper per step) is ``weight_decay = λ_paper / lr``.
+    PyTorch's convention, as AdamW's: the decay per step is γ_t · weight_decay, γ_t the rate of
+    that step (γ_t = η_t α under a schedule: α the base rate, the ``lr`` given here, η_t the
+    schedule's multiplier). The paper decays by η_t λ_paper per step, so its λ_paper is
+    ``weight_decay = λ_paper / α``, divided by the base rate α, not by the scheduled γ_t, and kept
+    fixed while a scheduler changes the rate; then γ_t · weight_decay = η_t λ_paper at every step.
     """
     return SGD(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                nesterov=nesterov, maximize=maximize, decoupled_weight_decay=True)
