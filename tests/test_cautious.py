@@ -443,9 +443,8 @@ def test_train_batched_rows_with_an_lr_per_row(make):
     assert _train_rows(make, np.array([0.01, 0.03]), np.array([0, 7])) < 1e-10
 
 
-@pytest.mark.xfail(strict=True, reason="train_batched hands a float lr to the rule, which then "
-                   "cannot tell the N stacked runs apart: measured 2.7e-2 (FAdam) and 7.8e-2 "
-                   "(CautiousAdamW); see the report on optlab.train")
 @pytest.mark.parametrize("make", TRAINED, ids=["FAdam", "CautiousAdamW"])
 def test_train_batched_rows_with_one_lr_and_several_seeds(make):
+    """One float lr: train_batched still gives the rule one lr per row, so that a rule reducing
+    over a run (FAdam's RMS, the cautious count) does not reduce across the stacked rows."""
     assert _train_rows(make, 0.01, np.array([0, 7])) < 1e-10
