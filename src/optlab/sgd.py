@@ -115,6 +115,11 @@ def SGDW(lr, momentum=0.9, *, weight_decay, nesterov=False, dampening=0.0, maxim
     schedule's multiplier). The paper decays by η_t λ_paper per step, so its λ_paper is
     ``weight_decay = λ_paper / α``, divided by the base rate α, not by the scheduled γ_t, and kept
     fixed while a scheduler changes the rate; then γ_t · weight_decay = η_t λ_paper at every step.
+
+    The momentum is in PyTorch's form, as in the authors' code (Torch's ``optim.sgd``): the buffer
+    b_t = μ b_{t-1} + g_t holds gradients only and the step is γ_t b_t. With a constant rate this is
+    Algorithm 1 step for step; under a schedule it is not Algorithm 1 as printed, whose buffer
+    m_t = β m_{t-1} + η_t α g_t weights each gradient by the rate of its own step.
     """
     return SGD(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                nesterov=nesterov, maximize=maximize, decoupled_weight_decay=True)
