@@ -2,8 +2,10 @@
 
 The runtime is a virtual environment holding only what Colab ships that the book uses (numpy,
 torch, matplotlib, sympy, scikit-learn) and the Jupyter kernel (ipykernel), at the versions of
-constraints.txt where it lists them; never optlab. Building it takes a minute or two (torch), so
-it is kept between runs in a cache folder, one per hash of its inputs, and never written to after
+constraints.txt where it lists them; never optlab. Those are the versions the project's own
+environment has installed, so the runtime links their files from it (about 10 s) rather than
+installing them again with pip (about 2 minutes for torch; still done when a version differs).
+It is kept between runs in a cache folder, one per hash of its inputs, and never written to after
 it is built: each chapter runs in its own *fresh* environment layered on top of it (a new venv
 whose site-packages points at the base's with a .pth file), so what a chapter installs (optlab,
 by its first cell) lands in that throw-away layer, as on a new Colab runtime.
@@ -36,7 +38,7 @@ KERNEL_PACKAGES = ("ipykernel",)
 COLAB_IMPORTS = frozenset({"numpy", "torch", "matplotlib", "sympy", "sklearn", "IPython"})
 
 # Bump when the recipe below changes in a way the hashed inputs do not show.
-RECIPE = "1"
+RECIPE = "2"  # 2: the base links the project environment's files when it can
 
 # Variables passed from the caller's environment into the runtime: identity, locale, and how this
 # machine reaches the package index (pip builds optlab in an isolated environment, which needs
@@ -93,17 +95,114 @@ def _inputs_hash(constraints: Path) -> str:
     return h.hexdigest()[:16]
 
 
+def _pins(constraints: Path) -> dict[str, str]:
+    """name -> version for every ``name==version`` line of constraints.txt and COLAB_PACKAGES."""
+    pins = {}
+    for line in [*constraints.read_text(encoding="utf-8").splitlines(), *COLAB_PACKAGES]:
+        line = line.split("#", 1)[0].strip()
+        if "==" in line:
+            name, version = line.split("==", 1)
+            pins[_canonical(name)] = version.strip()
+    return pins
+
+
+def _canonical(name: str) -> str:
+    return name.strip().lower().replace("_", "-").replace(".", "-")
+
+
+def _installed_closure(constraints: Path):
+    """The distributions of this test process's environment that the runtime would get.
+
+    The Colab and kernel packages and everything they require (extras left out, markers
+    evaluated here), each at the version that constraints.txt pins where it pins one. None when
+    one is missing or at another version: then the runtime is installed with pip instead.
+    """
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+
+    pins = _pins(constraints)
+    found, todo = {}, [*COLAB_PACKAGES, *KERNEL_PACKAGES]
+    while todo:
+        requirement = Requirement(todo.pop())
+        key = _canonical(requirement.name)
+        if key in found:
+            continue
+        try:
+            dist = distribution(requirement.name)
+        except PackageNotFoundError:
+            return None
+        if key in pins and not SpecifierSet(f"=={pins[key]}").contains(dist.version):
+            return None  # ("==2.13.0" admits the installed "2.13.0+cpu", as pip's pin does)
+        found[key] = dist
+        for line in dist.requires or []:
+            dependency = Requirement(line)
+            if dependency.marker is None or dependency.marker.evaluate({"extra": ""}):
+                todo.append(line)
+    return list(found.values())
+
+
+def _link(venv: Path, dists) -> None:
+    """The files of `dists` symlinked into `venv`'s site-packages (scripts in bin/ left out).
+
+    A top-level folder that holds files of these distributions only is linked whole; one shared
+    with a distribution the runtime must not see (a namespace package) file by file.
+    """
+    from importlib.metadata import distributions
+
+    def top_levels(dist):
+        return {f.parts[0] for f in dist.files or [] if ".." not in f.parts}
+
+    owners: dict[str, set] = {}
+    for dist in [*dists, *distributions()]:
+        for entry in top_levels(dist):
+            owners.setdefault(entry, set()).add(_canonical(dist.metadata["Name"]))
+    allowed = {_canonical(d.metadata["Name"]) for d in dists}
+    target = site_packages(venv)
+    target.mkdir(parents=True, exist_ok=True)
+    for dist in dists:
+        whole = {e for e in top_levels(dist) if owners[e] <= allowed}
+        for entry in whole:
+            source = Path(dist.locate_file(entry))
+            if source.exists() and not (target / entry).exists():
+                (target / entry).symlink_to(source)
+        for file in dist.files or []:
+            if ".." in file.parts or file.parts[0] in whole:
+                continue
+            source = Path(dist.locate_file(file))
+            link = target / file
+            if source.is_file() and not link.exists():
+                link.parent.mkdir(parents=True, exist_ok=True)
+                link.symlink_to(source)
+
+
 def _build(venv: Path, constraints: Path) -> None:
-    """Create the base runtime at `venv` (which must not exist)."""
+    """Create the base runtime at `venv` (which must not exist).
+
+    The pinned versions are those the project's own environment (the one running the tests)
+    already has installed, so the base is made of links to those very files: seconds, instead of
+    the minute or two pip takes to install torch again. If that environment lacks one of them or
+    holds another version, pip installs them from the index instead.
+    """
     _run([sys.executable, "-m", "venv", venv], what="creating the Colab runtime venv",
          env=clean_env(venv))
     py = python_of(venv)
-    # Colab's pip is recent; the one bundled with the venv module may be years old.
+    # Colab's pip is recent; the one bundled with the venv module may be years old (and prints
+    # a notice into the first cell's output).
     _run([py, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--upgrade", "pip"],
          what="upgrading pip in the simulated runtime", env=clean_env(venv))
-    _run([py, "-m", "pip", "install", "--disable-pip-version-check", "-q", *COLAB_PACKAGES,
-          *KERNEL_PACKAGES, "-c", constraints],
-         what="installing the Colab packages into the simulated runtime", env=clean_env(venv))
+    dists = _installed_closure(constraints)
+    if dists is not None:
+        # the venv module's setuptools would sit beside the linked one (torch requires it)
+        _run([py, "-m", "pip", "uninstall", "--disable-pip-version-check", "-q", "-y",
+              "setuptools"], what="removing the venv's setuptools", env=clean_env(venv))
+        _link(venv, dists)
+    else:
+        _run([py, "-m", "pip", "install", "--disable-pip-version-check", "-q", *COLAB_PACKAGES,
+              *KERNEL_PACKAGES, "-c", constraints],
+             what="installing the Colab packages into the simulated runtime", env=clean_env(venv))
+    py = python_of(venv)
     # Colab's matplotlib has its font cache built; without one, the first import in a chapter
     # would print "Matplotlib is building the font cache" into that cell's output.
     mplconfig = venv / "mplconfig"
@@ -132,7 +231,7 @@ def base_runtime(constraints: Path):
     marker = venv / ".complete"
     with open(root / f"venv-{key}.lock", "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not marker.is_file():
+        if not marker.is_file() or not _links_resolve(venv):
             shutil.rmtree(venv, ignore_errors=True)
             try:
                 _build(venv, constraints)
@@ -143,6 +242,12 @@ def base_runtime(constraints: Path):
             _remove_unused_bases(root, keep=key)
         fcntl.flock(lock, fcntl.LOCK_SH)
         yield venv
+
+
+def _links_resolve(venv: Path) -> bool:
+    """False when a linked package has gone (the project's environment was made anew)."""
+    folder = site_packages(venv)
+    return all(entry.exists() for entry in folder.iterdir() if entry.is_symlink())
 
 
 def _remove_unused_bases(root: Path, keep: str) -> None:

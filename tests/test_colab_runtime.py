@@ -19,7 +19,7 @@ It checks what is committed (HEAD), i.e. what a tag made now would publish; unco
 are ignored, with a warning naming them. test_chapters_import_only_what_a_colab_install_provides
 checks the working tree's chapters and src/optlab statically, without a runtime.
 
-The runtime's base is built once (about 2 minutes) and cached under ~/.cache/optlab/colab-runtime
+The runtime's base is built once (about 10 s: see tests/colab_runtime.py) and cached under ~/.cache/optlab/colab-runtime
 (or $OPTLAB_COLAB_CACHE), keyed on a hash of its inputs; everything else lives in a temporary
 folder that is removed at the end.
 """
