@@ -19,7 +19,8 @@ from test_colab_cell import ROOT, toc_files
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
 # the order of the lineage, which the table of contents must follow
 LINEAGE = ["gradient_descent", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw_amsgrad",
-           "optimizers_at_work", "schedules", "warmup"]
+           "optimizers_at_work", "schedules", "warmup", "nadam_radam", "adabound_adamod",
+           "fadam_cautious", "comparison"]
 
 
 def cells(path: Path, kind: str) -> list[str]:
