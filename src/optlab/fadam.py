@@ -1,11 +1,13 @@
 r"""FAdam, Adam read as natural gradient descent with the diagonal empirical Fisher (Hwang 2024).
 
 Hwang, D. (2024). FAdam: Adam is a natural gradient optimizer using diagonal empirical Fisher
-information. arXiv:2405.12807. The box in :func:`fadam_update` is the paper's Algorithm 1 as
-``pytorch-optimizer`` (``pytorch_optimizer.FAdam``, 4.1.0) implements it, with a constant ε;
-where ``pytorch-optimizer`` departs from the box, the docstring says how, and
-tests/test_fadam.py pins each difference. (The box was not checked line by line against a copy
-of the paper's Algorithm 1: do that before a chapter quotes it.)
+information. arXiv:2405.12807. The paper's abstract names its changes to Adam only by kind
+(momentum, bias correction, an adaptive epsilon, clipping, a refined weight decay). The box in
+:func:`fadam_update` is FAdam as implemented by pytorch-optimizer / FAdam_PyTorch: it follows
+``pytorch_optimizer.FAdam`` (4.1.0), whose stated source is Less Wright's ``FAdam_PyTorch``,
+with a constant ε. It is not the paper's Algorithm 1, which was not read (no readable copy was
+found). Where ``pytorch-optimizer`` departs from the box, the docstring says how, and
+tests/test_fadam.py pins each difference.
 
 Unlike optlab's other rules, FAdam is not elementwise: it clips by a root mean square taken over
 a whole parameter array. Under a sweep (array hyperparameters broadcasting against a batch of
@@ -40,7 +42,8 @@ def _clip_rms(x, clip, axes):
 
 # -- the rule ---------------------------------------------------------------------------------
 def fadam_update(param, grad, state, *, lr, betas, eps, clip, p, weight_decay, maximize):
-    r"""One FAdam step (Hwang 2024, Algorithm 1), in place on ``param`` and ``state``.
+    r"""One FAdam step, as implemented by pytorch-optimizer / FAdam_PyTorch, in place on
+    ``param`` and ``state``.
 
     .. math::
        \begin{aligned}
