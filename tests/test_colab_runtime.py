@@ -357,13 +357,38 @@ def _imports(source: str) -> set[str]:
     return found
 
 
+def _pip_installed(source: str) -> set[str]:
+    """Import names of what a cell installs with %pip install (a chapter's own reference
+    packages, pinned there as in requirements.txt; options and URLs' extras are skipped)."""
+    import shlex
+
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if (isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "run_line_magic"
+                and len(node.args) == 2 and all(isinstance(a, ast.Constant) for a in node.args)
+                and node.args[0].value == "pip"):
+            words = shlex.split(node.args[1].value)
+            if words[:1] == ["install"]:
+                for word in words[1:]:
+                    if word.startswith("-"):
+                        continue
+                    try:
+                        names |= _import_names_of(str(Requirement(word)))
+                    except InvalidRequirement:
+                        continue
+    return names
+
+
 def test_chapters_import_only_what_a_colab_install_provides() -> None:
     """The runtime test cannot see a chapter importing a package that one of the runtime's
     packages happens to bring (scipy comes with scikit-learn, jinja2 with torch); this one can.
 
     On Colab, what a chapter or optlab may import is: the standard library, optlab, what
-    pyproject.toml's [project] dependencies install (the Colab cell installs no extras), and what
-    Colab ships that the simulated runtime holds (COLAB_IMPORTS).
+    pyproject.toml's [project] dependencies install (the Colab cell installs no extras), what
+    Colab ships that the simulated runtime holds (COLAB_IMPORTS), and what the chapter itself
+    installs with a %pip install cell (the reference packages a chapter compares optlab with).
     """
     from IPython.core.inputtransformer2 import TransformerManager
 
@@ -374,21 +399,24 @@ def test_chapters_import_only_what_a_colab_install_provides() -> None:
     allowed = set(sys.stdlib_module_names) | {"optlab"} | declared | rt.COLAB_IMPORTS
 
     sources: dict[str, str] = {}
+    own_installs: dict[str, set[str]] = {}  # where -> what its chapter %pip-installs itself
     transform = TransformerManager().transform_cell  # %pip, !cmd -> plain Python
     for notebook in chapter_notebooks():
         cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-        for i, cell in enumerate(cells):
-            if cell["cell_type"] == "code":
-                text = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
-                sources[f"{notebook.relative_to(ROOT)} cell {i} (id {cell.get('id')})"] = \
-                    transform(text)
+        code = {f"{notebook.relative_to(ROOT)} cell {i} (id {cell.get('id')})":
+                transform(cell["source"] if isinstance(cell["source"], str)
+                          else "".join(cell["source"]))
+                for i, cell in enumerate(cells) if cell["cell_type"] == "code"}
+        installed = set().union(*(_pip_installed(source) for source in code.values()))
+        sources.update(code)
+        own_installs.update(dict.fromkeys(code, installed))
     for module in sorted((ROOT / "src" / "optlab").rglob("*.py")):
         sources[str(module.relative_to(ROOT))] = module.read_text(encoding="utf-8")
     assert sources, "no chapter and no optlab module found"
 
     missing = {}
     for where, source in sources.items():
-        extra = _imports(source) - allowed
+        extra = _imports(source) - allowed - own_installs.get(where, set())
         if extra:
             missing[where] = sorted(extra)
     if missing:
