@@ -8,8 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from optlab.compare import (benchmark_score, best_trial, per_seed_best, performance_profile,
-                            performance_ratios, plot_profiles, steps_to_target)
+from optlab.compare import (benchmark_score, best_trial, held_level, per_seed_best,
+                            performance_profile, performance_ratios, plot_profiles, running_median,
+                            steps_to_target, target_from_runs)
 
 inf = math.inf
 
@@ -54,6 +55,111 @@ def test_steps_to_target_bad_input(curves, target, steps, message):
         steps_to_target(curves, target, steps=steps)
 
 
+def test_target_hit_at_step_zero_gives_time_zero_which_ratios_reject():
+    # the curve starts at the target: time 0, and a ratio to a fastest time of 0 is undefined
+    t = steps_to_target([[0.5, 0.4], [2.0, 0.4]], 0.5)
+    assert t.tolist() == [0.0, 1.0]
+    with pytest.raises(ValueError, match="times must be > 0"):
+        performance_ratios(t[None, :])
+
+
+# -- running_median: reached and held ------------------------------------------------------------
+def test_running_median_by_hand():
+    curve = [5.0, 1.0, 4.0, 0.0, 3.0, 0.5, 0.2]
+    # window 3: entries 0 and 1 have no full window (inf); then the medians of
+    # (5, 1, 4) = 4, (1, 4, 0) = 1, (4, 0, 3) = 3, (0, 3, 0.5) = 0.5, (3, 0.5, 0.2) = 0.5
+    assert running_median(curve, 3).tolist() == [inf, inf, 4.0, 1.0, 3.0, 0.5, 0.5]
+    # window 2 (even): the mean of the two values; inf in a window makes the mean inf
+    assert running_median([1.0, 3.0, inf, 2.0], 2).tolist() == [inf, 2.0, inf, inf]
+    assert running_median(curve, 1).tolist() == curve
+
+
+def test_a_dip_is_not_reached_with_a_window():
+    # a noisy run dips to 0.1 once (index 2) but lives at 2; another settles below 1 from index 3
+    dip = [5.0, 2.0, 0.1, 2.0, 2.0, 2.0, 2.0]
+    settle = [5.0, 3.0, 2.0, 0.9, 0.8, 1.5, 0.7]
+    assert steps_to_target([dip, settle], 1.0).tolist() == [2.0, 3.0]             # first crossing
+    # window 3: dip's medians (5,2,0.1)=2, (2,0.1,2)=2, ... never <= 1
+    # settle's medians (5,3,2)=3, (3,2,0.9)=2, (2,0.9,0.8)=0.9 at index 4
+    assert steps_to_target([dip, settle], 1.0, window=3).tolist() == [inf, 4.0]
+
+
+def test_hold_needs_the_tail_median_at_or_below_the_target():
+    # an orbit: down to 0.2 (indices 2-4), back up to 3, down again at the very end
+    orbit = [5.0, 1.0, 0.2, 0.2, 0.2, 3.0, 3.0, 3.0, 0.5]
+    # reached (window 3): medians inf, inf, median(5, 1, 0.2) = 1 at index 2 -> time 2, no hold
+    assert steps_to_target([orbit], 1.0, window=3).tolist() == [2.0]
+    # hold 0.25 of T = 9 evaluations: the last ceil(2.25) = 3 are (3, 3, 0.5), median 3 > 1: never
+    assert steps_to_target([orbit], 1.0, window=3, hold=0.25).tolist() == [inf]
+    # held_level: max(lowest running median 0.2, tail median 3) = 3; a target of 3 is held
+    assert held_level(orbit, window=3, hold=0.25).tolist() == 3.0
+    assert steps_to_target([orbit], 3.0, window=3, hold=0.25).tolist() == [2.0]
+    # hold 0.1: the last ceil(0.9) = 1 evaluation, 0.5 <= 1: held, time 2 again
+    assert steps_to_target([orbit], 1.0, window=3, hold=0.1).tolist() == [2.0]
+
+
+def test_held_level_defaults_to_the_minimum():
+    curves = [[4.0, 1.0, 3.0], [2.0, 2.0, 0.5]]
+    assert held_level(curves).tolist() == [1.0, 0.5]
+    # window 2: running medians (inf, 2.5, 2), (inf, 2, 1.25); hold 0.5: last ceil(1.5) = 2
+    # evaluations, medians (1 + 3)/2 = 2 and (2 + 0.5)/2 = 1.25 -> max(2, 2), max(1.25, 1.25)
+    assert held_level(curves, window=2, hold=0.5).tolist() == [2.0, 1.25]
+
+
+def test_running_median_keeps_leading_axes():
+    curves = np.arange(24.0).reshape(2, 3, 4)       # increasing: median of 3 = the middle value
+    held = running_median(curves, 3)
+    assert held.shape == (2, 3, 4)
+    assert held[1, 2].tolist() == [inf, inf, 21.0, 22.0]      # row 20, 21, 22, 23
+
+
+@pytest.mark.parametrize("window, message", [(0, "window must be an integer from 1 to T = 3"),
+                                             (4, "from 1 to T = 3"), (1.5, "integer"),
+                                             (True, "integer")])
+def test_running_median_bad_window(window, message):
+    with pytest.raises(ValueError, match=message):
+        running_median([[1.0, 2.0, 3.0]], window)
+    with pytest.raises(ValueError, match=message):
+        steps_to_target([[1.0, 2.0, 3.0]], 1.0, window=window)
+
+
+@pytest.mark.parametrize("hold", [-0.1, 1.0, np.nan, True, "0.25"])
+def test_bad_hold(hold):
+    with pytest.raises(ValueError, match=r"hold must be a number in \[0, 1\)"):
+        held_level([[1.0, 2.0, 3.0]], hold=hold)
+    with pytest.raises(ValueError, match="hold must be"):
+        target_from_runs([[1.0, 2.0, 3.0]], hold=hold)
+
+
+def test_running_median_bad_curves():
+    with pytest.raises(ValueError, match="curves contains NaN"):
+        running_median([1.0, np.nan], 1)
+
+
+# -- target_from_runs: AlgoPerf's target ----------------------------------------------------------
+def test_target_from_runs_by_hand():
+    curves = [[3.0, 1.0, 2.0],      # seed 0: best 1
+              [0.5, 4.0, 4.0],      # seed 1: best 0.5
+              [2.0, 2.0, 2.0]]      # seed 2: best 2      -> the median of (1, 0.5, 2) = 1
+    assert float(target_from_runs(curves)) == 1.0
+    # the other order (the median curve (2, 2, 2), then its minimum) gives 2: never lower
+    assert float(np.median(curves, axis=0).min()) == 2.0
+    # leading axes: one target per setting; an even number of seeds: the mean of the middle two
+    two = np.array([[[1.0, 0.0], [3.0, 5.0]], [[inf, inf], [2.0, 9.0]]])   # (settings, seeds, T)
+    assert target_from_runs(two).tolist() == [1.5, inf]       # (0 + 3)/2; (inf + 2)/2
+    # held: each seed's level is max(lowest running median, median of its last ceil(hold T));
+    # window 1, hold 0.5 of T = 3: the last 2. Seed 0: max(1, median(1, 2) = 1.5) = 1.5;
+    # seed 1: max(0.5, 4) = 4; seed 2: max(2, 2) = 2 -> the median of (1.5, 4, 2) = 2
+    assert float(target_from_runs(curves, hold=0.5)) == 2.0
+
+
+def test_target_from_runs_bad_input():
+    with pytest.raises(ValueError, match=r"shape \(\.\.\., seeds, T\)"):
+        target_from_runs([1.0, 2.0])
+    with pytest.raises(ValueError, match="curves contains NaN"):
+        target_from_runs([[1.0, np.nan]])
+
+
 # -- best_trial / per_seed_best ------------------------------------------------------------------
 def test_best_trial_by_median_with_spread():
     times = [[3.0, 5.0, inf],     # median 5
@@ -78,6 +184,13 @@ def test_best_trial_ties_break_on_mean_then_index():
              [1.0, 4.0, 5.0],     # median 4, mean 10/3: wins the tie
              [0.0, 4.0, 6.0]]     # median 4, mean 10/3: the same; the lower index (1) wins
     assert int(best_trial(times)[1]) == 1
+
+
+def test_per_seed_best_leading_axes_and_even_seeds():
+    times = np.array([[[4.0, 9.0], [6.0, 1.0]],         # optimizer 0: per-seed minima (4, 1)
+                      [[inf, 3.0], [inf, 8.0]]])        # optimizer 1: per-seed minima (inf, 3)
+    # two seeds: the median is the mean of the two, (4 + 1)/2 = 2.5, and inf if either is inf
+    assert per_seed_best(times).tolist() == [2.5, inf]
 
 
 def test_best_trial_never_and_half():

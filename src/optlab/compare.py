@@ -1,40 +1,61 @@
 r"""Scoring a comparison of optimizers the way the AlgoPerf benchmark scores training algorithms.
 
-    steps = steps_to_target(curves, target, steps=evaluated_at)     # (..., trials, seeds); inf: never
+    target = target_from_runs(setter_curves, window=w, hold=0.25)  # AlgoPerf's: median of bests
+    steps = steps_to_target(curves, target, steps=evaluated_at, window=w, hold=0.25)  # inf: never
     best = best_trial(steps)                  # per optimizer: its best trial, median over seeds
     ratios = performance_ratios(times)        # (workloads, optimizers): t / the workload's fastest
     rho = performance_profile(ratios, taus)   # fraction of workloads within a factor tau
     score = benchmark_score(ratios, r_max=4)  # the area under the profile, in [0, 1]
 
 The AlgoPerf benchmark (Dahl et al. 2023, "Benchmarking Neural Network Training Algorithms",
-arXiv:2306.07179; its rules in github.com/mlcommons/algorithmic-efficiency, docs/DOCUMENTATION.md)
-times how long a training algorithm takes to reach a fixed validation target on each of several
-workloads, and aggregates the times with Dolan and Moré's performance profiles (Dolan, E. D. and
-Moré, J. J. (2002), "Benchmarking optimization software with performance profiles", Math.
-Program. 91:201-213, doi:10.1007/s101070100263). What this module does, and where it differs:
+arXiv:2306.07179) times how long a training algorithm takes to reach a fixed validation target on
+each of several workloads, and aggregates the times with Dolan and Moré's performance profiles
+(Dolan, E. D. and Moré, J. J. (2002), "Benchmarking optimization software with performance
+profiles", Math. Program. 91:201-213, doi:10.1007/s101070100263). Its rules changed between
+versions; the ones cited here are those of github.com/mlcommons/algorithmic-efficiency,
+docs/DOCUMENTATION.md, version 0.6.0 at commit 2c90454fc05d5bdf3598b0c7651e611f132a7060
+(2025-09-05), sections "External Tuning Ruleset", "Defining Target Performance and
+`max_runtime`" and "AlgoPerf Benchmark Score via Integrated Performance Profiles". What this
+module does, and where it differs:
 
 - Time is counted in optimizer steps (the evaluation at which a curve first reaches the target),
   not in seconds on fixed hardware; evaluations are as frequent as the caller records them.
-- AlgoPerf's external-tuning ruleset runs 5 studies of 5 trials each, takes in each study the
-  trial that reaches the target fastest and scores the median over the studies
-  (:func:`per_seed_best`). :func:`best_trial` instead runs every trial with several seeds, takes
-  each trial's median over its seeds and scores the best trial: the same trials in every "study",
-  and the hyperparameters are chosen on the median, not seed by seed.
-- AlgoPerf sets each target from four baseline algorithms tuned with 200 trials (the median
-  over 20 seeds of the best validation result of the best setting) and gives submissions 4/3 of
-  the baselines' runtime; the caller of this module chooses and states its own target.
+- External tuning, v0.6.0: 3 independent *studies* of 5 *trials* (hyperparameter settings) each;
+  in each study the fastest trial counts, and the workload's time is the median over the 3
+  studies (:func:`per_seed_best`). Earlier versions differ: v0.5.0 (tag v0.5.0, commit 5b4914f)
+  had 5 studies of 5 trials and held-out workload variants; the rules of the paper's time
+  (RULES.md, 2023) had 5 studies of 20 trials, cut to 5 trials in commit 38cfe24 (2023-11-16).
+  v0.6.0 changed to 3 studies in commit 23004a2 and removed the held-out workloads in commit
+  bdfd9d8 (both 2025-06-25). :func:`best_trial` instead runs every trial with several seeds,
+  takes each trial's median over its seeds and scores the best trial: the hyperparameters are
+  chosen on the median, not study by study.
+- Targets, v0.6.0: four target-setting algorithms (AdamW, NAdamW, Nesterov momentum, heavy-ball
+  momentum) are tuned with 200 trials; the best setting is re-run with 20 seeds, and the target
+  is the median over those seeds of each seed's best validation result
+  (:func:`target_from_runs`). Submissions got 4/3 of the target-setters' runtime in v0.5; v0.6
+  adapted the budgets per workload after the first competition. The caller of this module
+  chooses the setters, the budgets and the seeds, and states them.
+- AlgoPerf counts the first evaluation of its validation metric at or below the target and has
+  no rule for holding it. A loss evaluated at every step under gradient noise can cross a target
+  in a dip that the run does not hold. Two options, departures from AlgoPerf, turn "reached"
+  into "reached and held" (:func:`held_level`, used by :func:`steps_to_target` and
+  :func:`target_from_runs` alike): ``window`` judges each evaluation on the running median of
+  the last ``window`` ones, and ``hold`` counts a run only if the median of the last fraction
+  ``hold`` of its evaluations is at or below the target too.
 - The benchmark score integrates the profile up to r_max = 4 and normalises by r_max − 1, as
   AlgoPerf does; ratios above r_max earn nothing, like a failure.
 """
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
 
-__all__ = ["steps_to_target", "best_trial", "per_seed_best", "performance_ratios",
-           "performance_profile", "benchmark_score", "plot_profiles"]
+__all__ = ["running_median", "held_level", "target_from_runs", "steps_to_target", "best_trial",
+           "per_seed_best", "performance_ratios", "performance_profile", "benchmark_score",
+           "plot_profiles"]
 
 
 def _float_array(values, name):
@@ -48,7 +69,94 @@ def _float_array(values, name):
     return array
 
 
-def steps_to_target(curves, target, *, steps=None):
+def _curves(curves):
+    curves = _float_array(curves, "curves")
+    if curves.ndim < 1 or curves.shape[-1] == 0:
+        raise ValueError(f"curves must have shape (..., T) with T >= 1 evaluations, got shape "
+                         f"{curves.shape}")
+    return curves
+
+
+def running_median(curves, window):
+    """The trailing running median of each curve over ``window`` evaluations.
+
+    curves: (..., T), losses (NaN not allowed; +inf for a diverged run). window: an integer
+    1 <= window <= T. Returns (..., T): entry k is the median of ``curves[..., k - window + 1 :
+    k + 1]``, and +inf for k < window − 1 (a curve cannot have held a level for ``window``
+    evaluations before it has made them). A median over an even window is the mean of the two
+    middle values. ``window=1`` returns the curves unchanged.
+
+    With an odd window w, ``running_median(curves, w)[..., k] <= target`` exactly when at least
+    (w + 1)/2 of the last w evaluations are at or below the target, so
+    ``steps_to_target(curves, target, window=w)`` is the first step at which a curve has been at
+    or below the target in most of its last w evaluations: a run that dips through the target
+    for fewer than (w + 1)/2 evaluations does not count.
+    """
+    curves = _curves(curves)
+    window, _ = _window_hold(window, 0.0, curves.shape[-1])
+    if window == 1:
+        return curves.copy()
+    views = np.lib.stride_tricks.sliding_window_view(curves, window, axis=-1)   # (..., T-w+1, w)
+    out = np.full(curves.shape, np.inf)
+    out[..., window - 1:] = np.median(views, axis=-1)
+    return out
+
+
+def _window_hold(window, hold, T):
+    if isinstance(window, bool) or not isinstance(window, numbers.Integral) or not 1 <= window <= T:
+        raise ValueError(f"window must be an integer from 1 to T = {T} (the number of "
+                         f"evaluations), got {window!r}")
+    if isinstance(hold, bool) or not isinstance(hold, numbers.Real) or not 0 <= hold < 1:
+        raise ValueError(f"hold must be a number in [0, 1), the fraction of the run at its end "
+                         f"whose median must be at or below the target, got {hold!r}")
+    return int(window), float(hold)
+
+
+def held_level(curves, *, window=1, hold=0.0):
+    """The lowest target each curve reaches and holds: what "reached" means in this module.
+
+    curves: (..., T), losses at T evaluations (NaN not allowed; +inf for a diverged run).
+    window: the crossing is judged on :func:`running_median` over ``window`` evaluations (1: on
+        the curve itself).
+    hold: a fraction in [0, 1). If > 0, the run must also *hold* the target: the median of its
+        last ``ceil(hold * T)`` evaluations must be at or below it.
+
+    A curve reaches and holds a target L exactly when L >= ``held_level(curve)``, which is the
+    lowest value of the running median, or the median of the last ``ceil(hold * T)``
+    evaluations if that is higher. With window=1 and hold=0 it is the curve's minimum: AlgoPerf's
+    "best achieved" value. :func:`steps_to_target` and :func:`target_from_runs` use this one
+    definition, so a target set from some runs means the same thing for every run timed on it.
+    """
+    curves = _curves(curves)
+    T = curves.shape[-1]
+    window, hold = _window_hold(window, hold, T)
+    level = running_median(curves, window).min(axis=-1)
+    if hold > 0:
+        tail = np.median(curves[..., T - math.ceil(hold * T):], axis=-1)
+        level = np.maximum(level, tail)
+    return level
+
+
+def target_from_runs(curves, *, window=1, hold=0.0):
+    """AlgoPerf's target from the runs of one setting: each seed's best value, then the median.
+
+    curves: (..., seeds, T), the loss (lower is better) of one hyperparameter setting run with
+    several seeds, restricted by the caller to the evaluations within the target-setters'
+    budget. Returns (...): the median over the seeds of each seed's :func:`held_level` (with
+    window=1 and hold=0: its minimum over its evaluations). AlgoPerf v0.6.0 re-runs the
+    target-setters' best setting with 20 seeds and takes "the median of the best achieved
+    validation errors across seeds", which "prevents our procedure from selecting a lucky
+    outlier"; re-running on fresh seeds is the caller's part. With ``window`` and ``hold`` each
+    seed's "best achieved" value is the lowest level it reaches and holds within its budget.
+    """
+    curves = _curves(curves)
+    if curves.ndim < 2 or curves.shape[-2] == 0:
+        raise ValueError(f"curves must have shape (..., seeds, T) with at least one seed, got "
+                         f"shape {curves.shape}")
+    return np.median(held_level(curves, window=window, hold=hold), axis=-1)
+
+
+def steps_to_target(curves, target, *, steps=None, window=1, hold=0.0):
     """The step at which each curve first reaches the target: ``curve <= target``.
 
     curves: (..., T), the loss (lower is better) at T evaluations, NaN not allowed (a diverged
@@ -57,15 +165,19 @@ def steps_to_target(curves, target, *, steps=None):
         target per curve, e.g. one per workload).
     steps: (T,), the non-decreasing step count of each evaluation (default 0, 1, ..., T − 1: one
         evaluation a step, column 0 before the first step).
+    window, hold: "reached and held" for noisy curves (see :func:`held_level`): the time is the
+        first evaluation at which the running median over ``window`` evaluations is at or below
+        the target, and it counts only if the median of the last ``ceil(hold * T)`` evaluations
+        is too. The defaults (1, 0) give the plain first crossing.
 
-    Returns a float array of shape ``curves.shape[:-1]``: ``steps[k]`` for the first k with
-    ``curves[..., k] <= target``, ``inf`` where no evaluation reaches it. As in AlgoPerf, only the
-    first crossing counts: a run that reaches the target and then rises again keeps its time.
+    Returns a float array of shape ``curves.shape[:-1]``: ``steps[k]`` for the first such k,
+    ``inf`` where there is none (or where the run does not hold the target). As in AlgoPerf,
+    only the first crossing counts: a run that reaches the target, rises and comes back keeps its
+    first time. A target reached at an evaluation with step count 0 gives time 0, which
+    :func:`performance_ratios` rejects: evaluate after the first step.
     """
-    curves = _float_array(curves, "curves")
-    if curves.ndim < 1 or curves.shape[-1] == 0:
-        raise ValueError(f"curves must have shape (..., T) with T >= 1 evaluations, got shape "
-                         f"{curves.shape}")
+    curves = _curves(curves)
+    window, hold = _window_hold(window, hold, curves.shape[-1])
     target = _float_array(target, "target")
     if not np.isfinite(target).all():
         raise ValueError(f"target must be finite, got {target!r}")
@@ -83,9 +195,10 @@ def steps_to_target(curves, target, *, steps=None):
                              f"evaluation, got shape {steps.shape}")
         if not np.isfinite(steps).all() or (steps < 0).any() or (np.diff(steps) < 0).any():
             raise ValueError(f"steps must be finite, >= 0 and non-decreasing, got {steps!r}")
-    reached = curves <= target[..., None]
+    reached = running_median(curves, window) <= target[..., None]
     first = reached.argmax(-1)                       # the first True (0 where there is none)
-    return np.where(reached.any(-1), steps[first], np.inf)
+    ok = held_level(curves, window=window, hold=hold) <= target     # reached (and held)
+    return np.where(ok, steps[first], np.inf)
 
 
 def _times(times, name, ndim):
@@ -129,8 +242,11 @@ def per_seed_best(times):
     """AlgoPerf's order: the fastest trial within each seed (a "study"), then the median.
 
     times: (..., trials, seeds). Returns (...): the median over the seeds of the minimum over
-    the trials. Unlike :func:`best_trial`, each seed may pick a different trial, so this is never
-    slower than the best trial's median (min of medians >= median of mins).
+    the trials, AlgoPerf v0.6.0's t = median over its 3 studies of the fastest of each study's 5
+    trials, with seed k of every trial playing study k. Unlike :func:`best_trial`, each seed may
+    pick a different trial, so this is never slower than the best trial's median (min of medians
+    >= median of mins). A median over an even number of seeds is the mean of the two middle
+    values (inf if either is inf).
     """
     times = _times(times, "times", 2)
     return np.median(times.min(axis=-2), axis=-1)
