@@ -10,8 +10,9 @@ nbval fails. Upstream: computationalmodelling/nbval#194, ipython/ipython#14162.
 The test command runs on two workers (pytest-xdist, ``--dist loadscope``): a scope is a test
 module or a notebook, so a notebook's cells, one kernel's history, run in order in one process.
 (``loadgroup`` would split notebooks: with pytest 9 xdist 3.8 can no longer rename node ids.)
-``--no-loadscope-reorder`` keeps collection order, so the longest scope, the Colab runtime's
-chapters (tests/test_colab_runtime.py), starts first instead of last.
+``--no-loadscope-reorder`` keeps collection order, so the longest scopes, the Colab runtime's
+chapters (tests/test_colab_runtime.py, one class, hence one scope, per chapter, so that both
+workers share them), start early instead of last.
 """
 
 from __future__ import annotations

@@ -221,8 +221,7 @@ def _first_line(source: str) -> str:
     return next((line for line in source.splitlines() if line.strip()), "")[:90]
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS)
-def test_chapter_runs_on_a_fresh_colab_runtime(published, chapter: str) -> None:
+def _run_chapter(published, chapter: str) -> None:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
@@ -331,6 +330,30 @@ def test_chapter_runs_on_a_fresh_colab_runtime(published, chapter: str) -> None:
                     "than the stored ones:\n" + "\n".join(differ), pytrace=False)
     shutil.rmtree(runtime, ignore_errors=True)
     shutil.rmtree(work, ignore_errors=True)
+
+
+def _chapter_class(chapter: str) -> type:
+    """A test class for one chapter. pytest-xdist's loadscope schedules a class as one unit, so
+    the chapters, the longest tests of the suite, go to whichever worker is free instead of
+    queueing on the one worker that took the module (the whole suite's tail, before)."""
+
+    def test_chapter_runs_on_a_fresh_colab_runtime(self, published) -> None:
+        _run_chapter(published, chapter)
+
+    name = "TestColab_" + re.sub(r"\W", "_", Path(chapter).stem)
+    return type(name, (), {"__doc__": f"{chapter} on a fresh simulated Colab runtime.",
+                           "test_chapter_runs_on_a_fresh_colab_runtime":
+                               test_chapter_runs_on_a_fresh_colab_runtime})
+
+
+for _chapter in CHAPTERS:
+    if isinstance(_chapter, str):  # a chapter's path (the other entries say why there are none)
+        globals()[_chapter_class(_chapter).__name__] = _chapter_class(_chapter)
+_NONE = [c for c in CHAPTERS if not isinstance(c, str)]
+if _NONE:
+    @pytest.mark.parametrize("chapter", _NONE)
+    def test_chapter_runs_on_a_fresh_colab_runtime(published, chapter: str) -> None:
+        _run_chapter(published, chapter)
 
 
 # --------------------------------------------------------------------------------------------
