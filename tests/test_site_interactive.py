@@ -32,7 +32,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from test_site_math import SITE, find_browser
+from test_site_math import SITE, browser  # noqa: F401 (browser: a fixture)
 
 FIGURE_JS = ("optlab-figures.js", "plotly-cartesian.min.js")
 EXPECTED = {"chapters/02_momentum.html": {"momentum-explorer"},
@@ -221,14 +221,6 @@ def page_weight(served: list[tuple[str, int]]) -> tuple[int, int]:
     return total - theme, total
 
 
-@pytest.fixture(scope="module")
-def browser() -> str:
-    if not (SITE / "index.html").is_file():
-        pytest.skip(f"site not built: no {SITE / 'index.html'} (run: bash scripts/build.sh)")
-    found = find_browser()
-    if found is None:
-        pytest.skip("no Chromium found; install one, e.g. apt-get install chromium")
-    return found
 
 
 @pytest.fixture(scope="module")
