@@ -52,7 +52,6 @@ import warnings
 from collections import defaultdict
 
 import torch
-from torch.utils.weak import WeakIdKeyDictionary
 
 from . import _ops, _validate
 from ._foreach import TensorList
@@ -104,8 +103,10 @@ class OptlabTorchOptimizer(torch.optim.Optimizer):
 
     def __getstate__(self):
         # torch.optim.Optimizer keeps only defaults, state and groups: copies need the rule too
-        return {**super().__getstate__(), "optlab": self.optlab, "check_finite": self.check_finite,
-                "impl": self.impl}
+        state = {**super().__getstate__(), "optlab": self.optlab,
+                 "check_finite": self.check_finite, "impl": self.impl}
+        state.pop("_aliases", None)  # (torch's __getstate__ keeps only its own entries anyway)
+        return state
 
     def __setstate__(self, state):
         """torch.optim's (``load_state_dict`` and unpickling end here), once every group's
@@ -125,6 +126,7 @@ class OptlabTorchOptimizer(torch.optim.Optimizer):
             if key not in converted:
                 converted[key] = value
         super().__setstate__({**state, "state": converted})
+        self.__dict__.pop("_aliases", None)  # the fused path's flat aliases of the old state
 
     # -- the step --------------------------------------------------------------------------------
     def _hyperparameters(self, group):
@@ -264,16 +266,18 @@ class OptlabTorchOptimizer(torch.optim.Optimizer):
             for start in range(0, len(params), FUSED_CHUNK):
                 chunk = params[start:start + FUSED_CHUNK]
                 padding = _dummies(key, len(tensor_keys), FUSED_CHUNK - len(chunk))
+                cache = self.__dict__.setdefault("_aliases", {})
                 new_scalars, _ = kernel(
-                    [_alias(p) for p in chunk] + padding[0],
+                    [_alias(p, cache) for p in chunk] + padding[0],
                     [_alias_grad(p) for p in chunk] + padding[1],
-                    [[_alias(self.state[p][k]) for k in tensor_keys] for p in chunk] + padding[2],
+                    [[_alias(self.state[p][k], cache) for k in tensor_keys] for p in chunk]
+                    + padding[2],
                     scalars, lr)
         values = torch.stack(list(new_scalars)).tolist() if scalar_keys else []
-        for key, value in zip(scalar_keys, values):
-            value = type(first[key])(value)  # step counts stay ints, as on the other paths
+        for name, value in zip(scalar_keys, values):
+            value = type(first[name])(value)  # step counts stay ints, as on the other paths
             for p in params:
-                self.state[p][key] = value
+                self.state[p][name] = value
 
     def _update(self, p, group, hyperparameters):
         state, rule = self._init_state(p, group), type(self.optlab).rule
@@ -339,22 +343,23 @@ def _flat_grad(p):
     return _real(p.grad).reshape(-1)
 
 
-def _alias(t):
+def _alias(t, cache=None):
     """`t` (complex: its real pairs) as a 1-D tensor on the same memory that is not an autograd
     view: torch.compile guards on a view's base, whose shape would make a kernel per ndim.
-    Parameters and state tensors live across steps, so their aliases are kept (and made anew
-    when the tensor's memory or size changes, e.g. ``p.data = ...``)."""
-    cached = _ALIASES.get(t)
-    if cached is not None and cached[0] == t.data_ptr() and cached[1] == t.numel():
-        return cached[2]
+    Parameters and state tensors live across steps: with a `cache` (the optimizer's, a dict by
+    id holding the tensor itself, so that no other tensor can take its id) an alias is kept
+    until the tensor's memory or size changes (``p.data = ...``)."""
+    if cache is not None:
+        cached = cache.get(id(t))
+        if cached is not None and cached[0] is t and cached[1] == t.data_ptr() \
+                and cached[2] == t.numel():
+            return cached[3]
     real = _real(t)
     flat = real.new_empty(0).set_(real.untyped_storage(), real.storage_offset(), (real.numel(),),
                                   (1,))
-    _ALIASES[t] = (t.data_ptr(), t.numel(), flat)
+    if cache is not None:
+        cache[id(t)] = (t, t.data_ptr(), t.numel(), flat)
     return flat
-
-
-_ALIASES = WeakIdKeyDictionary()  # (tensors compare elementwise, so by identity)
 
 
 def _alias_grad(p):
@@ -363,8 +368,7 @@ def _alias_grad(p):
     grad = _real(p.grad)
     if not grad.is_contiguous():
         return grad.reshape(-1)
-    return grad.new_empty(0).set_(grad.untyped_storage(), grad.storage_offset(),
-                                  (grad.numel(),), (1,))
+    return _alias(grad)
 
 
 def _unflat(t, p):
@@ -374,20 +378,26 @@ def _unflat(t, p):
 
 
 def _batch_key(p, state):
-    """What parameters stepped together must share (device, dtypes, scalar state, which state
-    entries are None), or None when `p` must take the single path (a non-contiguous parameter
-    or state tensor: its flat view would be a copy)."""
+    """What parameters stepped together must share (device, real dtypes, scalar state, which
+    state entries are None), or None when `p` must take the single path (a non-contiguous
+    parameter or state tensor: its flat view would be a copy)."""
     if not p.is_contiguous():
         return None
-    entries = []
+    device, entries = p.device, []
     for key, value in state.items():
-        if torch.is_tensor(value):
-            if not value.is_contiguous() or value.device != p.device:
+        if isinstance(value, torch.Tensor):
+            if not value.is_contiguous() or value.device != device:
                 return None
-            entries.append((key, "tensor", _real(value).dtype))
+            entries.append((key, "tensor", _REAL_DTYPE.get(value.dtype, value.dtype)))
         else:
             entries.append((key, type(value).__name__, value))
-    return (p.device, _real(p.detach()).dtype, _real(p.grad).dtype, tuple(entries))
+    grad_dtype = p.grad.dtype
+    return (device, _REAL_DTYPE.get(p.dtype, p.dtype), _REAL_DTYPE.get(grad_dtype, grad_dtype),
+            tuple(entries))
+
+
+_REAL_DTYPE = {torch.complex32: torch.float16, torch.complex64: torch.float32,
+               torch.complex128: torch.float64}  # what a complex tensor's real pairs hold
 
 
 _KERNELS: dict = {}
@@ -459,13 +469,15 @@ def _compile(rule, options, tensor_keys, scalar_keys, parallel):
     The rule runs once per parameter, so a reduction stays per parameter."""
 
     def kernel(params, grads, states, scalars, lr):
-        _ops.HOISTED.append(None)  # open the list of scalars to compute once (see _ops.HOISTED)
-        new_scalars = None
+        # the step's scalars, listed by every parameter's rule (each computes its own: inductor
+        # does not merge them), are computed once per call, before the loops (_ops.HOISTED)
+        _ops.HOISTED.append(None)
+        new_scalars, lr = None, lr.reshape(())
         for param, grad, tensors in zip(params, grads, states):
             leaf = dict(zip(tensor_keys, tensors))
             # 0-d copies: a rule may update a scalar in place (SGD's step += 1)
             leaf.update(zip(scalar_keys, [s.reshape(()).clone() for s in scalars]))
-            rule(param, grad, leaf, lr=lr.reshape(()), **options)
+            rule(param, grad, leaf, lr=lr, **options)
             new_scalars = new_scalars or tuple(leaf[k] for k in scalar_keys)
         hoisted = tuple(_ops.HOISTED[1:])
         _ops.HOISTED.clear()
