@@ -4,6 +4,7 @@
     opt = optlab.Adam(lr=0.1)
     state = opt.init(x)
     x, state = opt.step(x, grad, state)   # pure: x and state are new objects
+    opt.step_(x, grad, state)             # in place: the same numbers, no copies
 
 The torch path, ``optlab.torch_optimizer(opt, model.parameters())``, imports torch on first use,
 as do batched training (``optlab.train_batched``, ``optlab.grid``; see optlab.train) and its data
@@ -32,11 +33,12 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-def torch_optimizer(opt, params, *, check_finite: bool = True):
-    """A ``torch.optim.Optimizer`` that runs `opt`'s rule in place (see optlab.torch_adapter)."""
+def torch_optimizer(opt, params, *, check_finite: bool = True, impl: str | None = None):
+    """A ``torch.optim.Optimizer`` that runs `opt`'s rule in place (see optlab.torch_adapter);
+    ``impl`` is "single", "foreach", "fused" or None (torch.optim's default)."""
     from .torch_adapter import torch_optimizer as make
 
-    return make(opt, params, check_finite=check_finite)
+    return make(opt, params, check_finite=check_finite, impl=impl)
 
 
 _LAZY = {"train_batched": "train", "grid": "train"}  # names whose modules import torch

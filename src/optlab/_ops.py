@@ -21,13 +21,22 @@ expressions (``optlab.symbolic.run_rule`` makes them). NumPy's in-place operator
 element by element, so the very lines that update a float array update a symbolic one; only the
 few operations NumPy cannot apply to SymPy objects (square root, maximum, a branch) are routed to
 SymPy here. That is how the book's SymPy cells check the code the book runs, not a copy of it.
+
+The torch path adds two more (see ``optlab.torch_adapter``): a ``TensorList`` (``optlab._foreach``),
+a group's tensors that the tensor branches below update together through ``torch._foreach_*``
+kernels (impl="foreach"), and tensors traced by ``torch.compile`` (impl="fused"), for which
+``where`` branches with ``torch.where`` and the scalars of a step are marked to be computed once
+(``HOISTED``).
 """
 
 from __future__ import annotations
 
+import math
 import sys
 
 import numpy as np
+
+from ._foreach import TensorList
 
 
 def _is_numpy(x) -> bool:
@@ -38,12 +47,46 @@ def _is_symbolic(x) -> bool:
     """A NumPy array of SymPy expressions (dtype object), or a SymPy expression itself."""
     if isinstance(x, np.ndarray):
         return x.dtype == object
+    if isinstance(x, (bool, int, float)):  # (and torch.compile can trace the test below on
+        return False                       # tensors, not on Python numbers)
     return type(x).__module__.startswith("sympy")
 
 
 def _is_tensor(x) -> bool:
+    """A torch tensor, or a TensorList (the torch path's foreach impl: a group's tensors that
+    the helpers below update together with torch._foreach_* kernels)."""
+    if isinstance(x, TensorList):
+        return True
     torch = sys.modules.get("torch")  # no tensor can exist before torch is imported
     return torch is not None and isinstance(x, torch.Tensor)
+
+
+# Scalars computed from tensors under torch.compile (the fused torch path passes lr and the step
+# count as 0-d tensors, so a bias correction β^t is a 0-d tensor too). Inductor inlines such a
+# scalar into the loop over the parameter's elements and recomputes it there, a `pow` per vector
+# of 16 floats; a graph output it computes once, before the loop. The helpers below append the
+# scalars they make or take (``power``'s results, the factors of ``add_``, ``add_ratio_``,
+# ``ema_``, ...) to this list while the fused kernel is traced (it opens the list with a None and
+# returns the entries after it as extra outputs, then empties it). Nothing is appended otherwise,
+# not even when a caller compiles a training step that runs a rule.
+HOISTED: list = []
+
+
+def _hoist(x):
+    """`x`, listed in HOISTED when it is a 0-d tensor made while the fused kernel is traced."""
+    if HOISTED and _is_tensor(x) and not isinstance(x, TensorList) and x.ndim == 0 \
+            and _compiling():
+        HOISTED.append(x)
+    return x
+
+
+def _compiling() -> bool:
+    """True while torch.compile traces a rule (the torch path's impl="fused")."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return False
+    compiler = getattr(torch, "compiler", None)
+    return bool(getattr(compiler, "is_compiling", lambda: False)())
 
 
 def _sympy():
@@ -76,12 +119,16 @@ def clone(x):
 
 
 def zeros_like(x):
+    if isinstance(x, TensorList):
+        return x.zeros_like()
     return np.zeros_like(x) if _is_numpy(x) else x.new_zeros(x.shape)
 
 
 def full_like(x, value):
     if _is_numpy(x):
         return np.full_like(x, value)
+    if isinstance(x, TensorList):
+        return x.full_like(value)
     return x.new_full(x.shape, float(value))
 
 
@@ -91,23 +138,54 @@ def scale_(x, factor):
     return x
 
 
+# -- temporaries on the NumPy path ----------------------------------------------------------------
+# A rule's NumPy lines make a temporary array per operation; at a million parameters each is a
+# fresh 8 MB block (glibc maps blocks that large afresh, so every one costs page faults). Where
+# a product is formed from a temporary the helpers below reuse that temporary's memory, when
+# doing so rounds exactly as the plain expression does: the result has the temporary's dtype and
+# shape (a float32 temporary times a float64 array would round twice), multiplication and
+# addition commute in IEEE arithmetic, so ``a * t`` and ``t *= a`` give the same bits.
+
+def _reusable(temporary, other) -> bool:
+    """True when ``temporary ∘ other`` (∘ a ufunc) can be written into `temporary` with the
+    result the plain expression gives: a float array whose dtype and shape the result keeps."""
+    if type(temporary) is not np.ndarray or temporary.dtype.kind != "f":
+        return False  # a NumPy scalar (0-d arithmetic), a SymPy array, a tensor
+    if type(other) is float or type(other) is int:
+        return True  # a Python number takes the array's dtype (NumPy 2's weak scalars, and 1.x)
+    shape, target = np.shape(other), temporary.shape
+    if len(shape) > len(target):
+        return False
+    for n, m in zip(shape[::-1], target[::-1]):
+        if n != 1 and n != m:
+            return False
+    return np.result_type(temporary, other) == temporary.dtype
+
+
+def _times(temporary, factor):
+    """factor · temporary, written into `temporary` where that gives the same bits."""
+    if _reusable(temporary, factor):
+        return np.multiply(temporary, factor, out=temporary)
+    return factor * temporary
+
+
 def add_(x, y, scale=1.0):
     """x ← x + scale · y"""
     if _is_numpy(x):
         x += scale * y
         return x
     if _is_tensor(scale):
-        return x.addcmul_(y, scale)  # x + y·scale; add_'s alpha must be a number
+        return x.addcmul_(y, _hoist(scale))  # x + y·scale; add_'s alpha must be a number
     return x.add_(y, alpha=scale)
 
 
 def add_ratio_(x, numerator, denominator, scale=1.0):
     """x ← x + scale · numerator / denominator"""
     if _is_numpy(x):
-        x += scale * (numerator / denominator)
+        x += _times(numerator / denominator, scale)
         return x
     if _is_tensor(scale):  # addcdiv_ computes x + (value·numerator)/denominator: the same order
-        return x.addcdiv_(scale * numerator, denominator)
+        return x.addcdiv_(_hoist(scale) * numerator, denominator)
     return x.addcdiv_(numerator, denominator, value=scale)
 
 
@@ -125,17 +203,17 @@ def ema_(average, x, decay):
         average *= decay
         average += (1 - decay) * x
         return average
-    return average.lerp_(x, 1 - decay)
+    return average.lerp_(x, _hoist(1 - decay))
 
 
 def ema_square_(average, x, decay):
     """average ← decay · average + (1 − decay) · x²"""
     if _is_numpy(average):
         average *= decay
-        average += (1 - decay) * (x * x)
+        average += _times(x * x, 1 - decay)
         return average
     if _is_tensor(decay):  # addcmul_ computes a + (value·x)·x: the same order
-        return average.mul_(decay).addcmul_((1 - decay) * x, x)
+        return average.mul_(_hoist(decay)).addcmul_(_hoist(1 - decay) * x, x)
     return average.mul_(decay).addcmul_(x, x, value=1 - decay)
 
 
@@ -157,6 +235,8 @@ def _extremum_(x, y, sympy_name, numpy_function, torch_name):
         return x
     if _is_numpy(x):
         return numpy_function(x, y, out=x)
+    if isinstance(x, TensorList):
+        return getattr(x, f"{torch_name}_")(y)  # torch._foreach_maximum_ / _foreach_minimum_
     torch = sys.modules["torch"]  # x is a tensor, so torch is already imported
     return getattr(torch, torch_name)(x, y, out=x)
 
@@ -170,7 +250,7 @@ def clamp_(x, low, high):
         return x
     if _is_numpy(x):
         return np.clip(x, low, high, out=x)
-    return x.clamp_(low, high)
+    return x.clamp_(_hoist(low), _hoist(high))
 
 
 def at_least(x, low: float):
@@ -196,18 +276,23 @@ def apply_weight_decay(param, grad, lr, weight_decay, decoupled):
     if decoupled:
         scale_(param, 1 - lr * weight_decay)
         return grad
-    return grad + weight_decay * param
+    decayed = weight_decay * param
+    if _reusable(decayed, grad):
+        return np.add(decayed, grad, out=decayed)  # λθ + g: the same sum, one temporary fewer
+    return grad + decayed
 
 
 def where(condition, if_true, if_false):
     """A branch on a (possibly array) scalar condition such as RAdam's ρ_t > 5."""
+    if isinstance(condition, (bool, np.bool_)):
+        return if_true if condition else if_false
     if _is_symbolic(condition) and not isinstance(condition, np.ndarray) \
             and condition not in (True, False):
         sp = _sympy()
         return sp.Piecewise((if_true, condition), (if_false, True))
-    if _is_tensor(condition) and condition.ndim > 0:
-        torch = sys.modules["torch"]
-        return torch.where(condition, if_true, if_false)
+    if _is_tensor(condition) and (condition.ndim > 0 or _compiling()):
+        torch = sys.modules["torch"]  # (under torch.compile a 0-d condition cannot be read)
+        return _hoist(torch.where(condition, if_true, if_false))
     if np.ndim(condition) == 0:
         return if_true if bool(condition) else if_false
     return np.where(condition, if_true, if_false)
@@ -224,7 +309,7 @@ def power(base, exponent):
         return _python_pow(base, exponent).astype(np.float64)
     if isinstance(exponent, float) and _is_symbolic(base):
         return base ** _sympy().Rational(exponent)  # x**0.5 is the exact square root, not x**0.5000
-    return base ** exponent
+    return _hoist(base ** exponent)
 
 
 # -- reductions over one run ----------------------------------------------------------------------
@@ -270,9 +355,12 @@ def run_sum(x, axes: tuple):
 
 
 def run_size(x, axes: tuple) -> int:
-    """The number of elements of one run: the product of `x`'s lengths along `axes`."""
+    """The number of elements of one run: the product of `x`'s lengths along `axes` (for a
+    TensorList, whose tensors are flattened, a list: each tensor's length)."""
+    if isinstance(x, TensorList):
+        return x.sizes
     shape = tuple(getattr(x, "shape", ()))  # a SymPy scalar (0-d arithmetic gives one) has ()
-    return int(np.prod([shape[a] for a in axes], dtype=np.int64))
+    return math.prod([shape[a] for a in axes])  # (a symbolic size under torch.compile)
 
 
 def run_rms(x, axes: tuple):
