@@ -230,17 +230,23 @@ def base_runtime(constraints: Path):
     venv = root / f"venv-{key}"
     marker = venv / ".complete"
     with open(root / f"venv-{key}.lock", "a+") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not marker.is_file() or not _links_resolve(venv):
-            shutil.rmtree(venv, ignore_errors=True)
-            try:
-                _build(venv, constraints)
-            except BaseException:
-                shutil.rmtree(venv, ignore_errors=True)
-                raise
-            marker.write_text(key + "\n")
-            _remove_unused_bases(root, keep=key)
+        # A complete base is used under a shared lock, so that the test workers (and other runs)
+        # use it side by side: each holds its lock until its chapters are done, and an exclusive
+        # request would wait for all of them (it did: one worker idled for 8 minutes in CI).
+        # Only a missing or broken base is (re)built, under the exclusive lock.
         fcntl.flock(lock, fcntl.LOCK_SH)
+        if not marker.is_file() or not _links_resolve(venv):
+            fcntl.flock(lock, fcntl.LOCK_EX)  # not atomic: another run may have built it since
+            if not marker.is_file() or not _links_resolve(venv):
+                shutil.rmtree(venv, ignore_errors=True)
+                try:
+                    _build(venv, constraints)
+                except BaseException:
+                    shutil.rmtree(venv, ignore_errors=True)
+                    raise
+                marker.write_text(key + "\n")
+                _remove_unused_bases(root, keep=key)
+            fcntl.flock(lock, fcntl.LOCK_SH)
         yield venv
 
 
