@@ -33,7 +33,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from bench_adam import pin_malloc  # noqa: E402  (glibc thresholds: see bench_adam.py)
+from bench_adam import median_ms, pin_malloc  # noqa: E402  (glibc thresholds: see bench_adam.py)
 
 import torch  # noqa: E402
 
@@ -102,20 +102,6 @@ def numpy_step(make, n):
     opt = make()
     state = opt.init(x)
     return lambda: opt.step_(x, grad, state, check_finite=False)
-
-
-def median_ms(step, repeats, sync, min_seconds):
-    """Median wall time of one step (ms) over at least `repeats` steps and `min_seconds`."""
-    for _ in range(2):
-        step()
-    sync()
-    times, started = [], time.perf_counter()
-    while len(times) < repeats or time.perf_counter() - started < min_seconds:
-        start = time.perf_counter()
-        step()
-        sync()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
 
 
 def rows_for(name, shape, shape_sizes, device, args, compile_times):
